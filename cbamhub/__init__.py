@@ -1,0 +1,1 @@
+"""CBAM Data Hub."""
