@@ -41,7 +41,12 @@ _POSTGRES_FIXTURES = {"postgres_url", "postgres_database_url"}
 
 
 def _skip_postgres_requested() -> bool:
-    return os.environ.get(SKIP_POSTGRES_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+    return os.environ.get(SKIP_POSTGRES_ENV, "").strip().lower() in {
+        "1",
+        "true",
+        "yes",
+        "on",
+    }
 
 
 def _masked(url: str) -> str:
@@ -64,22 +69,33 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             "postgres: NONE -- CBAMHUB_SKIP_POSTGRES=1: ALL POSTGRESQL TESTS WILL BE SKIPPED",
         ]
     return [
-        f"postgres: NONE -- {POSTGRES_URL_ENV} is not set: PostgreSQL tests will FAIL "
-        "(run the suite with `bash scripts/test`)",
+        (
+            f"postgres: NONE -- {POSTGRES_URL_ENV} is not set: PostgreSQL tests will FAIL "
+            "(run the suite with `bash scripts/test`)"
+        ),
     ]
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
     for item in items:
-        if _POSTGRES_FIXTURES.intersection(getattr(item, "fixturenames", ())):
-            if item.get_closest_marker("postgres") is None:
-                item.add_marker(pytest.mark.postgres)
+        uses_postgres = _POSTGRES_FIXTURES.intersection(
+            getattr(item, "fixturenames", ())
+        )
+        if uses_postgres and item.get_closest_marker("postgres") is None:
+            item.add_marker(pytest.mark.postgres)
 
 
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+def pytest_terminal_summary(
+    terminalreporter: Any, exitstatus: int, config: pytest.Config
+) -> None:
     if not os.environ.get(POSTGRES_URL_ENV) and _skip_postgres_requested():
         terminalreporter.write_sep(
-            "!", "CBAMHUB_SKIP_POSTGRES=1: PostgreSQL tests were SKIPPED", red=True, bold=True
+            "!",
+            "CBAMHUB_SKIP_POSTGRES=1: PostgreSQL tests were SKIPPED",
+            red=True,
+            bold=True,
         )
 
 
@@ -110,18 +126,23 @@ def postgres_url() -> str:
 
 def _asyncpg_dsn(sqlalchemy_url: Any) -> str:
     """asyncpg wants a plain postgresql:// DSN, not SQLAlchemy's dialect+driver form."""
-    return sqlalchemy_url.set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = sqlalchemy_url.set(drivername="postgresql").render_as_string(
+        hide_password=False
+    )
+    return str(dsn)
 
 
 @contextlib.asynccontextmanager
 async def _fresh_database(server_url: str) -> AsyncIterator[str]:
     """Create an empty database on the server, yield its SQLAlchemy URL, drop it after."""
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
     from sqlalchemy.engine import make_url
 
     base = make_url(server_url)
     if base.get_backend_name() != "postgresql":
-        raise ValueError(f"{POSTGRES_URL_ENV} must be a postgresql URL, got {_masked(server_url)}")
+        raise ValueError(
+            f"{POSTGRES_URL_ENV} must be a postgresql URL, got {_masked(server_url)}"
+        )
     name = f"test_{secrets.token_hex(8)}"
     admin_dsn = _asyncpg_dsn(base)
 
@@ -152,7 +173,9 @@ async def postgres_database_url(postgres_url: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[str]:
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Any
+) -> AsyncIterator[str]:
     """SQLAlchemy async URL of a fresh empty database, once per backend."""
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'shard.db'}"
@@ -192,14 +215,18 @@ class _ThreadedUvicorn:
         self.base_url = f"http://127.0.0.1:{self.port}"
         options: dict[str, Any] = {"log_level": "warning", "lifespan": "auto"}
         options.update(config)
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, **options))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, **options)
+        )
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name=f"uvicorn-{self.port}", daemon=True)
+        self.thread = threading.Thread(
+            target=self._run, name=f"uvicorn-{self.port}", daemon=True
+        )
 
     def _run(self) -> None:
         try:
             self.server.run(sockets=[self.sock])
-        except BaseException as exc:  # SystemExit from a failed startup included
+        except BaseException as exc:  # noqa: BLE001 -- SystemExit from a failed startup too
             self.error = exc
 
     def start(self, timeout: float = 15.0) -> str:
@@ -220,7 +247,9 @@ class _ThreadedUvicorn:
             except OSError:
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise TimeoutError(f"uvicorn on {self.base_url} accepts no connection")
+                    raise TimeoutError(
+                        f"uvicorn on {self.base_url} accepts no connection"
+                    )
                 time.sleep(0.01)
         return self.base_url
 
@@ -256,7 +285,7 @@ def serve_asgi() -> Iterator[Callable[..., str]]:
         for server in reversed(servers):
             try:
                 server.stop()
-            except Exception as exc:  # keep stopping the others
+            except Exception as exc:  # noqa: BLE001 -- keep stopping the others
                 errors.append(exc)
         if errors:
             raise errors[0]

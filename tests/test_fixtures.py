@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -20,7 +21,9 @@ _POSTGRES_DATABASES_SEEN: list[str] = []
 _SERVED_URLS: list[str] = []
 
 
-async def test_database_url_answers_select_1(database_url: str, request: pytest.FixtureRequest) -> None:
+async def test_database_url_answers_select_1(
+    database_url: str, request: pytest.FixtureRequest
+) -> None:
     url = make_url(database_url)
     if url.get_backend_name() == "postgresql":
         assert url.drivername == "postgresql+asyncpg"
@@ -49,46 +52,72 @@ async def test_each_test_gets_an_empty_database(database_url: str, round_: int) 
             if engine.dialect.name == "postgresql":
                 _POSTGRES_DATABASES_SEEN.append(make_url(database_url).database or "")
                 tables = (
-                    await conn.execute(
-                        text("select tablename from pg_tables where schemaname = 'public'")
+                    (
+                        await conn.execute(
+                            text(
+                                "select tablename from pg_tables where schemaname = 'public'"
+                            )
+                        )
                     )
-                ).scalars().all()
+                    .scalars()
+                    .all()
+                )
             else:
                 tables = (
-                    await conn.execute(text("select name from sqlite_master where type = 'table'"))
-                ).scalars().all()
+                    (
+                        await conn.execute(
+                            text("select name from sqlite_master where type = 'table'")
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
             assert tables == [], f"round {round_}: database not empty: {tables}"
 
-            await conn.execute(text("create table isolation_probe (id integer primary key, note text)"))
+            await conn.execute(
+                text("create table isolation_probe (id integer primary key, note text)")
+            )
             await conn.execute(
                 text("insert into isolation_probe (id, note) values (:id, :note)"),
                 {"id": round_, "note": f"round {round_}"},
             )
         async with engine.connect() as conn:
-            rows = (await conn.execute(text("select id, note from isolation_probe"))).all()
+            rows = (
+                await conn.execute(text("select id, note from isolation_probe"))
+            ).all()
             assert rows == [(round_, f"round {round_}")]
     finally:
         # An engine left open on purpose would be fine too: the database is dropped WITH (FORCE).
         await engine.dispose()
 
 
-async def test_postgres_databases_are_dropped_after_each_test(postgres_url: str) -> None:
-    import asyncpg
+async def test_postgres_databases_are_dropped_after_each_test(
+    postgres_url: str,
+) -> None:
+    import asyncpg  # type: ignore[import-untyped]
 
     seen = [name for name in _POSTGRES_DATABASES_SEEN if name]
     if not seen:
         pytest.skip("no PostgreSQL database was handed out earlier in this run")
     assert len(set(seen)) == len(seen), "two tests got the same database"
-    dsn = make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = (
+        make_url(postgres_url)
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False)
+    )
     conn = await asyncpg.connect(dsn)
     try:
-        left = await conn.fetch("select datname from pg_database where datname = any($1::text[])", seen)
+        left = await conn.fetch(
+            "select datname from pg_database where datname = any($1::text[])", seen
+        )
     finally:
         await conn.close()
     assert [r["datname"] for r in left] == []
 
 
-async def test_postgres_database_url_is_a_fresh_database(postgres_database_url: str, request: pytest.FixtureRequest) -> None:
+async def test_postgres_database_url_is_a_fresh_database(
+    postgres_database_url: str, request: pytest.FixtureRequest
+) -> None:
     assert request.node.get_closest_marker("postgres") is not None  # added by conftest
     engine = create_async_engine(postgres_database_url)
     try:
@@ -113,10 +142,14 @@ def _starlette_app(name: str) -> Starlette:
     async def echo(request: Request) -> JSONResponse:
         return JSONResponse({"name": name, "body": (await request.body()).decode()})
 
-    return Starlette(routes=[Route("/ping", ping), Route("/echo", echo, methods=["POST"])])
+    return Starlette(
+        routes=[Route("/ping", ping), Route("/echo", echo, methods=["POST"])]
+    )
 
 
-async def test_serve_asgi_serves_a_starlette_app(serve_asgi) -> None:  # type: ignore[no-untyped-def]
+async def test_serve_asgi_serves_a_starlette_app(
+    serve_asgi: Callable[..., str],
+) -> None:
     base_url = serve_asgi(_starlette_app("a"))
     assert base_url.startswith("http://127.0.0.1:")
     async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
@@ -128,7 +161,9 @@ async def test_serve_asgi_serves_a_starlette_app(serve_asgi) -> None:  # type: i
         assert (await client.get("/missing")).status_code == 404
 
 
-def test_serve_asgi_runs_several_servers_and_stops_them(serve_asgi) -> None:  # type: ignore[no-untyped-def]
+def test_serve_asgi_runs_several_servers_and_stops_them(
+    serve_asgi: Callable[..., str],
+) -> None:
     url_a = serve_asgi(_starlette_app("a"))
     url_b = serve_asgi(_starlette_app("b"))
     assert url_a != url_b
