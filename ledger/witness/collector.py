@@ -60,7 +60,13 @@ class CosignResult:
 
 
 class Cosigner:
-    """Gathers cosignatures from several witnesses under one WitnessPolicy."""
+    """Gathers cosignatures from several witnesses under one WitnessPolicy.
+
+    Only lines that check out are added to the checkpoint note: BLS lines of policy witnesses (through
+    the aggregate, or one by one if it fails) and Ed25519 cosignature/v1 lines of the keys given in
+    `ed25519_witnesses`; anything else a witness returns is reported in its outcome and dropped, so a
+    misbehaving witness cannot make the note fail for downstream verifiers.
+    """
 
     def __init__(
         self,

@@ -9,7 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
+import os
 import socket
+import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -386,3 +389,46 @@ async def test_cosigner_ignores_a_witness_returning_a_forged_bls_signature(tmp_p
         result = await Cosigner([w1, w2], policy).cosign(log.checkpoint(2), 0, [])
     assert not result.final
     assert result.signers == ("w1.example",)
+
+
+# --------------------------------------------------------------------------------------------------
+# Running as its own service
+
+
+async def test_runs_as_its_own_process(tmp_path: Path, free_port: int) -> None:
+    config = make_config(sqlite_url(tmp_path))
+    env = {
+        **os.environ,
+        "CBAMHUB_WITNESS_NAME": config.name,
+        "CBAMHUB_WITNESS_ED25519_SEED": config.ed25519_seed.hex(),
+        "CBAMHUB_WITNESS_BLS_SECRET": config.bls_secret.hex(),
+        "CBAMHUB_WITNESS_LOGS": json.dumps(dict(config.logs)),
+        "CBAMHUB_WITNESS_DATABASE_URL": config.database_url,
+        "CBAMHUB_WITNESS_PREFIX": "/witness",
+    }
+    command = [sys.executable, "-m", "cbamhub.ledger.witness"]
+    keys = await asyncio.create_subprocess_exec(
+        *command, "--print-keys", env=env, stdout=asyncio.subprocess.PIPE
+    )
+    stdout, _ = await keys.communicate()
+    assert keys.returncode == 0
+    identity = json.loads(stdout)
+    assert identity["cosignature_vkey"] == config.cosignature_vkey()
+    assert bytes.fromhex(identity["bls_public_key"]) == config.bls_public_key().key
+
+    process = await asyncio.create_subprocess_exec(*command, "--port", str(free_port), env=env)
+    try:
+        url = f"http://127.0.0.1:{free_port}/witness"
+        async with WitnessClient(url) as client:
+            for _ in range(200):
+                try:
+                    lines = await client.add_checkpoint(0, [], Log(leaves(3)).checkpoint(3).to_bytes())
+                    break
+                except WitnessUnavailable:
+                    await asyncio.sleep(0.05)
+            else:
+                pytest.fail("the witness process did not come up")
+        assert len(lines) == 2
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 10)
