@@ -55,8 +55,8 @@ def is_valid_name(name: str) -> bool:
 
 
 def _is_space(c: str) -> bool:
-    # Go's unicode.IsSpace: the ASCII/Latin-1 spaces plus every character of category Zs.
-    return c in "\t\n\v\f\r \x85\xa0" or unicodedata.category(c) == "Zs"
+    # Go's unicode.IsSpace: the ASCII/Latin-1 spaces plus every character of category Z (Zs, Zl, Zp).
+    return c in "\t\n\v\f\r \x85\xa0" or unicodedata.category(c).startswith("Z")
 
 
 def b64decode(value: str, what: str) -> bytes:
@@ -123,7 +123,8 @@ def parse_signature_lines(text: str) -> tuple[Signature, ...]:
     """Parse a block of signature lines, e.g. a witness's add-checkpoint response."""
     if text and not text.endswith("\n"):
         raise MalformedNoteError("signature lines must each end in a newline")
-    return tuple(Signature.parse_line(line) for line in text.splitlines())
+    # split("\n"), not splitlines(): the latter also breaks at U+2028, U+0085 and friends.
+    return tuple(Signature.parse_line(line) for line in text.split("\n")[:-1])
 
 
 def _check_characters(text: str) -> None:
@@ -175,7 +176,7 @@ class Note:
             raise MalformedNoteError("note has no signature lines")
         if not block.endswith("\n"):
             raise MalformedNoteError("the last signature line does not end in a newline")
-        lines = block.splitlines()
+        lines = block[:-1].split("\n")
         if len(lines) > MAX_SIGNATURES:
             raise MalformedNoteError(
                 f"note has {len(lines)} signatures, more than the {MAX_SIGNATURES} allowed"

@@ -134,7 +134,7 @@ def test_mangled_vkeys_are_rejected(vkey: str) -> None:
 
 def test_names() -> None:
     assert is_valid_name("example.com/log")
-    for bad in ["", "a b", "a+b", "a\tb", "a\u00a0b", "a\u2003b"]:
+    for bad in ["", "a b", "a+b", "a\tb", "a\u00a0b", "a\u2003b", "a\u2028b", "a\x85b"]:
         assert not is_valid_name(bad)
 
 
@@ -168,6 +168,13 @@ def test_text_may_contain_blank_lines_the_last_one_separates() -> None:
     parsed = Note.parse(note.to_bytes())
     assert parsed.text == "para one\n\npara two\n"
     verify_note(parsed, [signer.verifier()])
+
+
+def test_only_newline_separates_lines() -> None:
+    # U+2028 is a line break to str.splitlines() but not to the note format: the name is invalid.
+    with pytest.raises(MalformedNoteError, match="invalid key name"):
+        Note.parse(GO_TEXT + "\n\u2014 Peter\u2028Neumann " + GO_SIGNATURE_LINE.split()[-1] + "\n")
+    assert parse_signature_lines("") == ()
 
 
 def test_parse_signature_lines() -> None:
