@@ -46,9 +46,13 @@ class Checkpoint:
         if not self.origin:
             raise MalformedCheckpointError("checkpoint origin is empty")
         if any(c < " " for c in self.origin):
-            raise MalformedCheckpointError(f"checkpoint origin {self.origin!r} contains a control character")
+            raise MalformedCheckpointError(
+                f"checkpoint origin {self.origin!r} contains a control character"
+            )
         if isinstance(self.size, bool) or not isinstance(self.size, int):
-            raise MalformedCheckpointError(f"tree size must be an int, got {type(self.size).__name__}")
+            raise MalformedCheckpointError(
+                f"tree size must be an int, got {type(self.size).__name__}"
+            )
         if not 0 <= self.size <= MAX_TREE_SIZE:
             raise MalformedCheckpointError(f"tree size {self.size} is outside 0..2^63-1")
         if len(self.root) != HASH_SIZE:
@@ -110,7 +114,9 @@ class SignedCheckpoint:
     def to_bytes(self) -> bytes:
         return self.note.to_bytes()
 
-    def with_signatures(self, signatures: tuple[Signature, ...] | list[Signature]) -> SignedCheckpoint:
+    def with_signatures(
+        self, signatures: tuple[Signature, ...] | list[Signature]
+    ) -> SignedCheckpoint:
         """Add (co)signature lines, e.g. those a witness returned."""
         return SignedCheckpoint(self.checkpoint, self.note.with_signatures(signatures))
 

@@ -144,7 +144,9 @@ class CosignatureSigner:
 def cosignature_timestamp(signature: Signature) -> int:
     """The POSIX time embedded in an Ed25519 cosignature/v1 signature."""
     if len(signature.signature) != TIMESTAMP_SIZE + 64:
-        raise MalformedNoteError(f"cosignature by {signature.key} is not timestamp || Ed25519 signature")
+        raise MalformedNoteError(
+            f"cosignature by {signature.key} is not timestamp || Ed25519 signature"
+        )
     (timestamp,) = struct.unpack(">Q", signature.signature[:TIMESTAMP_SIZE])
     return int(timestamp)
 
@@ -354,7 +356,9 @@ class BlsSigner:
         if not is_valid_name(name):
             raise ValueError(f"invalid witness name {name!r}: empty, or has a space or '+'")
         if len(secret_key) != 32:
-            raise ValueError(f"a BLS secret key is 32 bytes (big-endian scalar), got {len(secret_key)}")
+            raise ValueError(
+                f"a BLS secret key is 32 bytes (big-endian scalar), got {len(secret_key)}"
+            )
         secret = int.from_bytes(secret_key, "big")
         if not 0 < secret < _CURVE_ORDER:
             raise ValueError("BLS secret key is zero or not below the curve order")
@@ -512,7 +516,9 @@ class WitnessPolicy:
                 f"(out of {len(self.witnesses)})"
             )
         if len(aggregate_sig) != BLS_SIGNATURE_SIZE:
-            return refuse(f"aggregate signature is {len(aggregate_sig)} bytes, not {BLS_SIGNATURE_SIZE}")
+            return refuse(
+                f"aggregate signature is {len(aggregate_sig)} bytes, not {BLS_SIGNATURE_SIZE}"
+            )
         keys = [self.witnesses[n].key for n in names]
         if not _backend.fast_aggregate_verify(keys, bls_message(checkpoint.body()), aggregate_sig):
             return refuse(

@@ -85,7 +85,9 @@ class Signature:
 
     def __post_init__(self) -> None:
         if not is_valid_name(self.name):
-            raise MalformedNoteError(f"invalid key name {self.name!r}: empty, or has a space or '+'")
+            raise MalformedNoteError(
+                f"invalid key name {self.name!r}: empty, or has a space or '+'"
+            )
         if len(self.key_id) != KEY_ID_SIZE:
             raise MalformedNoteError(f"a key ID is {KEY_ID_SIZE} bytes, got {len(self.key_id)}")
         if not self.signature:
@@ -110,7 +112,9 @@ class Signature:
             )
         name, sep, value = line[len(SIGNATURE_PREFIX) :].partition(" ")
         if not sep or not value:
-            raise MalformedNoteError(f"signature line has no signature after the key name: {line!r}")
+            raise MalformedNoteError(
+                f"signature line has no signature after the key name: {line!r}"
+            )
         raw = b64decode(value, f"signature by {name}")
         if len(raw) < KEY_ID_SIZE + 1:
             raise MalformedNoteError(
@@ -170,7 +174,9 @@ class Note:
         _check_characters(data)
         split = data.rfind("\n\n")
         if split < 0:
-            raise MalformedNoteError("note has no blank line separating the text from the signatures")
+            raise MalformedNoteError(
+                "note has no blank line separating the text from the signatures"
+            )
         text, block = data[: split + 1], data[split + 2 :]
         if not block:
             raise MalformedNoteError("note has no signature lines")
@@ -270,7 +276,9 @@ class Ed25519Verifier:
     def from_vkey(cls, vkey: str) -> Ed25519Verifier:
         name, _, typed_key = parse_vkey(vkey)
         if typed_key[0] != SIG_TYPE_ED25519:
-            raise ValueError(f"verifier key {vkey!r} has type 0x{typed_key[0]:02x}, not Ed25519 (0x01)")
+            raise ValueError(
+                f"verifier key {vkey!r} has type 0x{typed_key[0]:02x}, not Ed25519 (0x01)"
+            )
         if len(typed_key) != 33:
             raise ValueError(f"verifier key {vkey!r}: an Ed25519 public key is 32 bytes")
         return cls(name, typed_key[1:])
@@ -389,8 +397,11 @@ def verify_note(
     missing = [f"{name}+{kid.hex()}" for (name, kid) in known if (name, kid) not in verified]
     if not verified:
         raise MissingSignatureError(
-            "note has no valid signature by any required key: " + ", ".join(missing or ["(none given)"])
+            "note has no valid signature by any required key: "
+            + ", ".join(missing or ["(none given)"])
         )
     if require_all and missing:
-        raise MissingSignatureError("note is not signed by the required key(s): " + ", ".join(missing))
+        raise MissingSignatureError(
+            "note is not signed by the required key(s): " + ", ".join(missing)
+        )
     return tuple(verified.values())

@@ -73,7 +73,9 @@ def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequenc
     return r
 
 
-def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes) -> None:
+def verify_inclusion(
+    index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes
+) -> None:
     """Raise VerificationError unless `leaf` is at `index` in the tree of `size` leaves with `root`."""
     _check_hash("root hash", root)
     computed = root_from_inclusion_proof(index, size, leaf, proof)
@@ -95,7 +97,9 @@ def verify_consistency(
     if size1 < 0 or size2 < 0:
         raise VerificationError("tree sizes cannot be negative")
     if size1 > size2:
-        raise VerificationError(f"old size {size1} is larger than new size {size2}: a log never shrinks")
+        raise VerificationError(
+            f"old size {size1} is larger than new size {size2}: a log never shrinks"
+        )
     if size1 == 0:
         raise VerificationError("a consistency proof from an empty tree proves nothing")
     if size1 == size2:
@@ -145,4 +149,6 @@ def verify_consistency(
             f"consistency proof does not reproduce the old root of size {size1}: the log rewrote history"
         )
     if sr != root2:
-        raise VerificationError(f"consistency proof does not reproduce the new root of size {size2}")
+        raise VerificationError(
+            f"consistency proof does not reproduce the new root of size {size2}"
+        )

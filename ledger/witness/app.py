@@ -80,7 +80,9 @@ class WitnessConfig:
 class _Refused(Exception):
     """Internal: answer with `status` and `message`; record it when `reason` is set."""
 
-    def __init__(self, status: int, message: str, reason: str | None = None, body: bytes | None = None):
+    def __init__(
+        self, status: int, message: str, reason: str | None = None, body: bytes | None = None
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
@@ -170,7 +172,9 @@ class _Witness:
                     format_size(latest.size),
                 )
             if proof:
-                raise _Refused(422, "a consistency proof between equal sizes must be empty", "bad-proof")
+                raise _Refused(
+                    422, "a consistency proof between equal sizes must be empty", "bad-proof"
+                )
             return
         if checkpoint.size == 0 and checkpoint.root != EMPTY_ROOT:
             raise _Refused(
@@ -178,7 +182,9 @@ class _Witness:
             )
         if latest_size == 0:
             if proof:
-                raise _Refused(400, "the proof must be empty when the old size is 0", "proof-from-zero")
+                raise _Refused(
+                    400, "the proof must be empty when the old size is 0", "proof-from-zero"
+                )
             return  # trust on first use (or growth from the empty tree)
         assert latest is not None
         try:

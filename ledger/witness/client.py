@@ -94,7 +94,9 @@ class WitnessClient:
             try:
                 lines = [s.line() for s in parse_signature_lines(text)]
             except MalformedNoteError as exc:
-                raise WitnessUnavailable(self.url, 200, f"answer is not signature lines: {exc}") from exc
+                raise WitnessUnavailable(
+                    self.url, 200, f"answer is not signature lines: {exc}"
+                ) from exc
             if not lines:
                 raise WitnessUnavailable(self.url, 200, "answer holds no cosignature")
             return lines
@@ -105,7 +107,9 @@ class WitnessClient:
                     raise ValueError(f"content type {content_type!r}, not {SIZE_CONTENT_TYPE}")
                 latest = parse_size(response.content)
             except ValueError as exc:
-                raise WitnessUnavailable(self.url, 409, f"malformed conflict answer: {exc}") from exc
+                raise WitnessUnavailable(
+                    self.url, 409, f"malformed conflict answer: {exc}"
+                ) from exc
             raise Conflict(self.url, f"witness is at size {latest}", latest)
         kind = _BY_STATUS.get(response.status_code, WitnessUnavailable)
         raise kind(self.url, response.status_code, text.strip()[:500])

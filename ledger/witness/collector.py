@@ -130,7 +130,9 @@ class Cosigner:
             if finality is not None and finality.final:
                 return [bls[n] for n in names], agg, finality
         # Below the threshold, or some signature is bad: check each (rare, slow with py_ecc).
-        good = [n for n in names if bls_verify(self.policy.witnesses[n], checkpoint, bls[n].signature)]
+        good = [
+            n for n in names if bls_verify(self.policy.witnesses[n], checkpoint, bls[n].signature)
+        ]
         agg_good = aggregate([bls[n].signature for n in good]) if good else None
         finality = self.policy.verify_final(checkpoint, good, agg_good or b"")
         return [bls[n] for n in good], agg_good, finality
@@ -149,7 +151,9 @@ class Cosigner:
             except Conflict as conflict:
                 latest = conflict.latest_size
                 if latest == old_size:
-                    return WitnessOutcome(client.url, error=f"refused as a split view at size {latest}")
+                    return WitnessOutcome(
+                        client.url, error=f"refused as a split view at size {latest}"
+                    )
                 if latest > size:
                     return WitnessOutcome(
                         client.url, error=f"witness is already at size {latest} > {size}"
@@ -157,7 +161,8 @@ class Cosigner:
                 if 0 < latest < size:
                     if self.proof_provider is None:
                         return WitnessOutcome(
-                            client.url, error=f"witness is at size {latest} and no proof provider is set"
+                            client.url,
+                            error=f"witness is at size {latest} and no proof provider is set",
                         )
                     retry_proof: Sequence[bytes] = await asyncio.wait_for(
                         self.proof_provider(latest, size), self.timeout
@@ -171,7 +176,7 @@ class Cosigner:
             signatures = tuple(Signature.parse_line(line) for line in lines)
         except (WitnessError, MalformedNoteError, TimeoutError) as exc:
             return WitnessOutcome(client.url, error=_describe(exc), retried_from=retried_from)
-        except Exception as exc:  # noqa: BLE001 -- a failing proof provider must not sink the others
+        except Exception as exc:
             return WitnessOutcome(client.url, error=_describe(exc), retried_from=retried_from)
         return WitnessOutcome(client.url, signatures, retried_from=retried_from)
 

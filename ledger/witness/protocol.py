@@ -37,7 +37,9 @@ class AddCheckpointRequest:
         return "".join(lines).encode() + self.note
 
     @classmethod
-    def build(cls, old_size: int, proof: Sequence[bytes], note: bytes | str) -> AddCheckpointRequest:
+    def build(
+        cls, old_size: int, proof: Sequence[bytes], note: bytes | str
+    ) -> AddCheckpointRequest:
         if old_size < 0:
             raise MalformedRequestError(f"old size {old_size} is negative")
         if len(proof) > MAX_PROOF_LINES:
@@ -46,14 +48,18 @@ class AddCheckpointRequest:
             )
         for position, h in enumerate(proof):
             if len(h) != HASH_SIZE:
-                raise MalformedRequestError(f"proof hash {position} is {len(h)} bytes, not {HASH_SIZE}")
+                raise MalformedRequestError(
+                    f"proof hash {position} is {len(h)} bytes, not {HASH_SIZE}"
+                )
         return cls(old_size, tuple(proof), note.encode() if isinstance(note, str) else note)
 
     @classmethod
     def parse(cls, body: bytes) -> AddCheckpointRequest:
         header, sep, note = body.partition(b"\n\n")
         if not sep:
-            raise MalformedRequestError("no empty line between the old size / proof and the checkpoint")
+            raise MalformedRequestError(
+                "no empty line between the old size / proof and the checkpoint"
+            )
         try:
             lines = header.decode("ascii").split("\n")
         except UnicodeDecodeError as exc:
@@ -75,7 +81,9 @@ class AddCheckpointRequest:
             except MalformedNoteError as exc:
                 raise MalformedRequestError(str(exc)) from exc
             if len(h) != HASH_SIZE:
-                raise MalformedRequestError(f"proof line {position} is {len(h)} bytes, not {HASH_SIZE}")
+                raise MalformedRequestError(
+                    f"proof line {position} is {len(h)} bytes, not {HASH_SIZE}"
+                )
             proof.append(h)
         if not note:
             raise MalformedRequestError("no checkpoint after the empty line")

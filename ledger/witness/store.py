@@ -129,7 +129,9 @@ class WitnessStore:
 
     async def latest(self, origin: str) -> LogState | None:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(log_state).where(log_state.c.origin == origin))).first()
+            row = (
+                await conn.execute(select(log_state).where(log_state.c.origin == origin))
+            ).first()
         if row is None:
             return None
         return LogState(row.origin, int(row.size), bytes(row.root), row.note)
