@@ -278,6 +278,42 @@ class TransparencyLog:
             )
         return note
 
+    async def record_final(
+        self, size: int, note: str, signers: Sequence[str], aggregate: bytes
+    ) -> None:
+        """Remember that the checkpoint of `size` reached the witness threshold (idempotent)."""
+        async with self.engine.begin() as conn:
+            exists = (
+                await conn.execute(
+                    select(schema.final_checkpoints.c.size).where(
+                        schema.final_checkpoints.c.size == size
+                    )
+                )
+            ).first()
+            if exists is None:
+                await conn.execute(
+                    schema.final_checkpoints.insert().values(
+                        size=size,
+                        note=note,
+                        signers=",".join(signers),
+                        aggregate=aggregate,
+                        finalised_at=datetime.now(UTC),
+                    )
+                )
+
+    async def final_checkpoint(self, min_size: int = 0) -> tuple[int, str] | None:
+        """(size, cosigned note) of the latest final checkpoint, if it covers at least `min_size`."""
+        table = schema.final_checkpoints
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(table.c.size, table.c.note).order_by(table.c.size.desc()).limit(1)
+                )
+            ).first()
+        if row is None or row.size < min_size:
+            return None
+        return row.size, row.note
+
     async def tile(self, level: int, index: int) -> tuple[int, bytes]:
         """(width, expanded hashes) of a stored tile, for serving and auditing."""
         async with self.engine.connect() as conn:

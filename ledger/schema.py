@@ -57,23 +57,14 @@ checkpoints = Table(
 )
 """Every checkpoint the log signed, one per committed batch: the log never signs two per size."""
 
-cosignatures = Table(
-    "ledger_cosignatures",
-    metadata,
-    Column("size", BigInteger, nullable=False),
-    Column("witness", Text, nullable=False),
-    Column("line", Text, nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
-    PrimaryKeyConstraint("size", "witness"),
-)
-"""Witness cosignature lines collected for a checkpoint."""
-
-finality = Table(
+final_checkpoints = Table(
     "ledger_final_checkpoints",
     metadata,
     Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("note", Text, nullable=False),
     Column("signers", Text, nullable=False),
     Column("aggregate", LargeBinary, nullable=False),
     Column("finalised_at", DateTime(timezone=True), nullable=False),
 )
-"""Checkpoints cosigned by the threshold of witnesses: signer names and their aggregate BLS signature."""
+"""Checkpoints cosigned by the threshold of witnesses: the note with its cosignature lines, the
+witnesses who signed (comma-separated) and their aggregate BLS signature."""

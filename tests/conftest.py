@@ -185,6 +185,22 @@ async def database_url(
         yield url
 
 
+HUB_REGIONS = ("eu", "cn", "row")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def region_urls(
+    request: pytest.FixtureRequest, tmp_path: Any
+) -> AsyncIterator[dict[str, str]]:
+    """One fresh database per hub region (eu, cn, row), once per backend."""
+    if request.param == "sqlite":
+        yield {r: f"sqlite+aiosqlite:///{tmp_path / f'shard-{r}.db'}" for r in HUB_REGIONS}
+        return
+    server_url = request.getfixturevalue("postgres_url")
+    async with contextlib.AsyncExitStack() as stack:
+        yield {r: await stack.enter_async_context(_fresh_database(server_url)) for r in HUB_REGIONS}
+
+
 # ---------------------------------------------------------------------------
 # Servers
 # ---------------------------------------------------------------------------

@@ -1,0 +1,148 @@
+"""The embedded demo: the hub, three witnesses and sample data on one machine, nothing to install.
+
+Witnesses are separate servers (their own ports and databases), as they would be on a regulator's or
+a verification body's premises; the demo only runs them in the same process for convenience. The sample
+manufacturer signs its records locally with its own key, exactly as a real one would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from cbamhub.ledger.cosign import BlsSigner
+from cbamhub.ledger.witness.app import WitnessConfig, create_witness_app
+from cbamhub.settings import Settings, WitnessSettings
+from cbamhub.vault import identities, publishing
+from cbamhub.vault.models import OrganisationIn
+from cbamhub.vault.shards import ShardRouter, load_log_signer
+from cbamhub.vault.signing import OrganisationKey
+
+logger = logging.getLogger(__name__)
+
+WITNESS_NAMES = ("witness-a.demo", "witness-b.demo", "witness-c.demo")
+
+# Illustrative manufacturer data for the demo only: not regulatory figures.
+SAMPLE_RECORDS = (
+    {"installation_id": "TR-IST-001", "installation_country": "TR", "cn_code": "72081000",
+     "period": "2026-Q1", "see_direct": 1.92, "see_indirect": 0.31},
+    {"installation_id": "TR-IST-001", "installation_country": "TR", "cn_code": "72139110",
+     "period": "2026-Q1", "see_direct": 1.88, "see_indirect": 0.29},
+    {"installation_id": "CN-SHA-007", "installation_country": "CN", "cn_code": "76011000",
+     "period": "2026-Q1", "see_direct": 1.65, "see_indirect": 9.80},
+    {"installation_id": "DE-DUI-002", "installation_country": "DE", "cn_code": "72081000",
+     "period": "2026-Q1", "see_direct": 1.41, "see_indirect": 0.22},
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DemoWitness:
+    config: WitnessConfig
+    port: int
+
+
+def _secret_file(path: Path, make: Any) -> dict[str, str]:
+    if path.exists():
+        loaded: dict[str, str] = json.loads(path.read_text())
+        return loaded
+    value: dict[str, str] = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(value, handle)
+    return value
+
+
+def demo_settings(data_dir: Path, host: str, port: int) -> tuple[Settings, list[DemoWitness]]:
+    """Settings of the demo hub and its witnesses, with keys created on first run."""
+    base = Settings(data_dir=data_dir, create_missing_keys=True, host=host, port=port)
+    logs = {base.log_origin(r): load_log_signer(base, r).vkey() for r in base.region_urls()}
+    witnesses: list[DemoWitness] = []
+    for offset, name in enumerate(WITNESS_NAMES, start=1):
+        secrets_ = _secret_file(
+            data_dir / "witnesses" / f"{name}.json",
+            lambda: {
+                "ed25519": os.urandom(32).hex(),
+                "bls": BlsSigner.generate("x").secret_key.hex(),
+            },
+        )
+        config = WitnessConfig(
+            name=name,
+            ed25519_seed=bytes.fromhex(secrets_["ed25519"]),
+            bls_secret=bytes.fromhex(secrets_["bls"]),
+            logs=logs,
+            database_url=f"sqlite+aiosqlite:///{data_dir / 'witnesses' / f'{name}.db'}",
+        )
+        witnesses.append(DemoWitness(config, port + offset))
+    settings = base.with_overrides(
+        witnesses=[
+            WitnessSettings(
+                name=w.config.name,
+                url=f"http://{host}:{w.port}",
+                bls_public_key=w.config.bls_public_key().key.hex(),
+                bls_proof_of_possession=w.config.bls_public_key().proof.hex(),
+                cosignature_vkey=w.config.cosignature_vkey(),
+            )
+            for w in witnesses
+        ],
+        witness_threshold=2,
+    )
+    return settings, witnesses
+
+
+async def seed(router: ShardRouter, data_dir: Path) -> None:
+    """Register a sample manufacturer and publish signed sample records, once."""
+    state_path = data_dir / "demo-state.json"
+    if state_path.exists():
+        return
+    key = OrganisationKey.generate()
+    org_id = await identities.register_organisation(
+        router,
+        OrganisationIn(
+            role="manufacturer", legal_name="Demo Steel and Aluminium Ltd", country="TR"
+        ),
+        key.public_key,
+    )
+    published = []
+    for sample in SAMPLE_RECORDS:
+        signed = key.sign_document({"manufacturer_id": org_id, **sample})
+        result = await publishing.publish(router, signed.payload, signed.signature, signed.key_id)
+        published.append({"record": result.record_id, "region": result.region})
+    (data_dir / "demo-manufacturer.key").write_text(key.to_text() + "\n")
+    os.chmod(data_dir / "demo-manufacturer.key", 0o600)
+    state_path.write_text(json.dumps({"manufacturer": org_id, "records": published}, indent=2))
+    logger.info("demo data: manufacturer %s, %d records", org_id, len(published))
+
+
+async def run_demo(data_dir: Path, host: str, port: int) -> None:
+    from cbamhub.gateway.app import create_app  # the front door depends on the core, not back
+
+    settings, witnesses = demo_settings(data_dir, host, port)
+    servers = [
+        uvicorn.Server(
+            uvicorn.Config(
+                create_witness_app(w.config), host=host, port=w.port, log_level="warning"
+            )
+        )
+        for w in witnesses
+    ]
+
+    async def on_startup(router: ShardRouter) -> None:
+        await seed(router, data_dir)
+
+    app = create_app(settings, debug=True, on_startup=on_startup)
+    hub = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    print(
+        f"CBAM Data Hub demo on http://{host}:{port}/graphql (GraphiQL), "
+        f"logs at http://{host}:{port}/log/<region>/checkpoint, "
+        f"witnesses on ports {', '.join(str(w.port) for w in witnesses)}; data in {data_dir}",
+        flush=True,
+    )
+    await asyncio.gather(*(s.serve() for s in servers), hub.serve())

@@ -1,0 +1,1 @@
+"""The GraphQL gateway: the hub's front door for importers, manufacturers, verifiers and regulators."""

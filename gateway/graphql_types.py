@@ -1,0 +1,118 @@
+"""GraphQL types of the hub's schema."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import NewType
+
+import strawberry
+from cbamhub.ledger.checkpoint import SignedCheckpoint
+from cbamhub.vault.reading import StoredRecord
+
+Long = NewType("Long", int)
+LONG_SCALAR = strawberry.scalar(
+    name="Long",
+    description="A 64-bit integer (tree sizes and leaf indices outgrow GraphQL's 32-bit Int).",
+    serialize=int,
+    parse_value=int,
+)
+
+
+@strawberry.input(description="A record signed by its manufacturer on its own side.")
+class SignedRecordInput:
+    payload: str = strawberry.field(description="The record as RFC 8785 canonical JSON text.")
+    signature: str = strawberry.field(description="Base64 Ed25519 signature over the payload.")
+    key_id: str = strawberry.field(description="Id of the manufacturer's registered key.")
+
+
+@strawberry.type(description="Where a published record landed in its region's log.")
+class PublishedRecord:
+    record_id: strawberry.ID
+    region: str
+    leaf_index: Long
+    tree_size: Long
+    checkpoint: str = strawberry.field(description="The log-signed checkpoint (C2SP signed note).")
+
+
+@strawberry.type(description="Proof that a record's ledger entry is in the region's log.")
+class InclusionProof:
+    leaf_index: Long
+    tree_size: Long
+    hashes: list[str] = strawberry.field(description="Base64 RFC 9162 audit path, leaf upwards.")
+    entry: str = strawberry.field(
+        description="The public ledger entry (a canonical JSON statement)."
+    )
+    salt: str = strawberry.field(description="Base64 salt of the entry's commitment to the record.")
+    checkpoint: str
+    final: bool = strawberry.field(description="Whether the checkpoint is witness-cosigned.")
+
+
+@strawberry.type
+class Record:
+    id: strawberry.ID
+    region: str
+    manufacturer_id: str
+    installation_id: str
+    installation_country: str
+    cn_code: str
+    period: str
+    see_direct: float = strawberry.field(description="Direct specific embedded emissions, tCO2e/t.")
+    see_indirect: float = strawberry.field(
+        description="Indirect specific embedded emissions, tCO2e/t."
+    )
+    key_id: str
+    signature: str
+    inclusion_proof: InclusionProof
+    evidence: str = strawberry.field(
+        description="JSON evidence bundle for offline checking with `cbamhub verify`."
+    )
+
+    @classmethod
+    def from_stored(cls, stored: StoredRecord) -> Record:
+        doc, ev = stored.document, stored.evidence
+        return cls(
+            id=strawberry.ID(stored.record_id),
+            region=stored.region,
+            manufacturer_id=doc["manufacturer_id"],
+            installation_id=doc["installation_id"],
+            installation_country=doc["installation_country"],
+            cn_code=doc["cn_code"],
+            period=doc["period"],
+            see_direct=doc["see_direct"],
+            see_indirect=doc["see_indirect"],
+            key_id=stored.key_id,
+            signature=base64.b64encode(stored.signature).decode(),
+            inclusion_proof=InclusionProof(
+                leaf_index=ev.leaf_index,
+                tree_size=ev.tree_size,
+                hashes=[base64.b64encode(h).decode() for h in ev.proof],
+                entry=ev.entry.decode(),
+                salt=base64.b64encode(ev.salt).decode(),
+                checkpoint=ev.checkpoint,
+                final=stored.final,
+            ),
+            evidence=json.dumps(ev.to_json(), sort_keys=True),
+        )
+
+
+@strawberry.type(description="A signed checkpoint of one region's log.")
+class Checkpoint:
+    region: str
+    origin: str
+    size: Long
+    root_hash: str
+    note: str
+    final: bool
+
+    @classmethod
+    def from_note(cls, region: str, note: str, final: bool) -> Checkpoint:
+        checkpoint = SignedCheckpoint.parse(note).checkpoint
+        return cls(
+            region=region,
+            origin=checkpoint.origin,
+            size=checkpoint.size,
+            root_hash=base64.b64encode(checkpoint.root).decode(),
+            note=note,
+            final=final,
+        )

@@ -1,0 +1,101 @@
+"""The GraphQL schema: the walking skeleton's publish mutation, record query and regulator views."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import strawberry
+from cbamhub.ledger.log import LogError
+from cbamhub.vault import publishing, reading
+from cbamhub.vault.errors import BadInput, VaultError
+from cbamhub.vault.shards import ShardRouter
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import Info
+
+from .errors import graphql_error
+from .graphql_types import (
+    LONG_SCALAR,
+    Checkpoint,
+    Long,
+    PublishedRecord,
+    Record,
+    SignedRecordInput,
+)
+
+
+def _router(info: Info) -> ShardRouter:
+    router: ShardRouter = info.context["router"]
+    return router
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A record with its inclusion proof and checkpoint.")
+    async def record(self, info: Info, id: strawberry.ID) -> Record:
+        try:
+            return Record.from_stored(await reading.record_with_proof(_router(info), str(id)))
+        except (VaultError, LogError) as error:
+            raise graphql_error(error) from error
+
+    @strawberry.field(description="The regions, each with its own shard and log.")
+    def regions(self, info: Info) -> list[str]:
+        return _router(info).regions
+
+    @strawberry.field(description="The newest checkpoint of a region's log (final if witnessed).")
+    async def checkpoint(self, info: Info, region: str, final: bool = False) -> Checkpoint:
+        try:
+            log = _router(info).shard(region).log
+            if final:
+                found = await log.final_checkpoint()
+                if found is None:
+                    raise BadInput(f"the {region} log has no witnessed checkpoint yet")
+                return Checkpoint.from_note(region, found[1], True)
+            return Checkpoint.from_note(region, await log.checkpoint(), False)
+        except (VaultError, LogError) as error:
+            raise graphql_error(error) from error
+
+    @strawberry.field(description="RFC 9162 consistency proof between two sizes of a region's log.")
+    async def consistency_proof(
+        self,
+        info: Info,
+        region: str,
+        from_size: Long,
+        to_size: Long,
+    ) -> list[str]:
+        try:
+            log = _router(info).shard(region).log
+            if not 0 < from_size <= to_size:
+                raise BadInput(f"no consistency proof from size {from_size} to {to_size}")
+            proof = await log.consistency_proof(from_size, to_size)
+            return [base64.b64encode(h).decode() for h in proof]
+        except (VaultError, LogError) as error:
+            raise graphql_error(error) from error
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Publish a manufacturer-signed record into its home region.")
+    async def publish_record(self, info: Info, input: SignedRecordInput) -> PublishedRecord:
+        try:
+            try:
+                signature = base64.b64decode(input.signature, validate=True)
+            except binascii.Error as error:
+                raise BadInput("signature is not base64") from error
+            published = await publishing.publish(
+                _router(info), input.payload.encode(), signature, input.key_id
+            )
+        except VaultError as error:
+            raise graphql_error(error) from error
+        return PublishedRecord(
+            record_id=strawberry.ID(published.record_id),
+            region=published.region,
+            leaf_index=published.leaf_index,
+            tree_size=published.tree_size,
+            checkpoint=published.checkpoint,
+        )
+
+
+schema = strawberry.Schema(
+    query=Query, mutation=Mutation, config=StrawberryConfig(scalar_map={Long: LONG_SCALAR})
+)

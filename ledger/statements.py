@@ -1,0 +1,95 @@
+"""Log entries are public statements: what happened, to which ids, when, signed by whom, and a salted
+commitment to the document, never the document itself.
+
+Tiles are public, so anyone can read every entry. The commitment is SHA-256(salt || JCS(document)) with
+a fresh 32-byte salt per document (RFC 8785 canonical JSON), so the log reveals nothing about emissions
+figures, not even by guessing them; whoever is entitled to a record receives it with its salt,
+recomputes the commitment and checks the entry's inclusion.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import rfc8785
+
+SALT_SIZE = 32
+STATEMENT_VERSION = 1
+
+
+class StatementKind(StrEnum):
+    RECORD_PUBLISHED = "record.published"
+    RECORD_ATTESTED = "record.attested"
+    RECORD_REJECTED = "record.rejected"
+    RECORD_SUPERSEDED = "record.superseded"
+    GRANT_CREATED = "grant.created"
+    GRANT_REVOKED = "grant.revoked"
+    ORGANISATION_REGISTERED = "organisation.registered"
+    KEY_ADDED = "key.added"
+    KEY_REVOKED = "key.revoked"
+
+
+def canonical(document: Any) -> bytes:
+    """RFC 8785 JSON Canonicalization Scheme bytes of a JSON-compatible value."""
+    return rfc8785.dumps(document)
+
+
+def new_salt() -> bytes:
+    return secrets.token_bytes(SALT_SIZE)
+
+
+def commitment(salt: bytes, document: Any) -> str:
+    """Hex SHA-256 over salt || JCS(document)."""
+    if len(salt) != SALT_SIZE:
+        raise ValueError(f"a commitment salt is {SALT_SIZE} bytes, not {len(salt)}")
+    return hashlib.sha256(salt + canonical(document)).hexdigest()
+
+
+@dataclass(frozen=True)
+class Statement:
+    kind: StatementKind
+    subject: Mapping[str, str]
+    """The ids the event concerns, e.g. {"record": ..., "installation": ...}."""
+    time: str
+    """RFC 3339 UTC time the hub accepted the event."""
+    signer: str
+    """Key id of the organisation key that signed the event."""
+    commitment: str
+
+    def to_bytes(self) -> bytes:
+        return canonical(
+            {
+                "v": STATEMENT_VERSION,
+                "kind": self.kind.value,
+                "subject": dict(self.subject),
+                "time": self.time,
+                "signer": self.signer,
+                "commitment": self.commitment,
+            }
+        )
+
+    @classmethod
+    def parse(cls, data: bytes) -> Statement:
+        """Parse an entry; raises ValueError on anything that is not a statement of this version."""
+        try:
+            raw = json.loads(data)
+            if raw.get("v") != STATEMENT_VERSION:
+                raise ValueError(f"unknown statement version {raw.get('v')!r}")
+            statement = cls(
+                kind=StatementKind(raw["kind"]),
+                subject={str(k): str(v) for k, v in raw["subject"].items()},
+                time=str(raw["time"]),
+                signer=str(raw["signer"]),
+                commitment=str(raw["commitment"]),
+            )
+        except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as error:
+            raise ValueError(f"not a log statement: {error}") from error
+        if statement.to_bytes() != data:
+            raise ValueError("statement bytes are not in canonical form")
+        return statement

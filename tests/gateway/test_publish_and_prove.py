@@ -1,0 +1,257 @@
+"""The walking skeleton, end to end over HTTP on SQLite and PostgreSQL shards: a manufacturer signs a
+record on its side, publishes it through GraphQL, the hub stores it in its home region's shard and log,
+and a reader gets it back with evidence that `cbamhub verify` checks offline."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from cbamhub.gateway.app import create_app
+from cbamhub.vault import identities
+from cbamhub.vault.models import OrganisationIn
+from cbamhub.vault.shards import ShardRouter, load_log_signer
+from cbamhub.vault.signing import OrganisationKey
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from cbamhub.settings import Settings
+
+PUBLISH = """mutation($input: SignedRecordInput!) {
+  publishRecord(input: $input) { recordId region leafIndex treeSize checkpoint }
+}"""
+RECORD = """query($id: ID!) {
+  record(id: $id) { id region cnCode seeDirect seeIndirect evidence
+    inclusionProof { leafIndex treeSize hashes final checkpoint } }
+}"""
+
+
+class Hub:
+    def __init__(
+        self, url: str, settings: Settings, manufacturer: str, key: OrganisationKey
+    ) -> None:
+        self.url = url
+        self.settings = settings
+        self.manufacturer = manufacturer
+        self.key = key
+
+    def record(self, **changes: Any) -> dict[str, Any]:
+        base = {
+            "manufacturer_id": self.manufacturer,
+            "installation_id": "TR-IST-001",
+            "installation_country": "TR",
+            "cn_code": "72081000",
+            "period": "2026-Q1",
+            "see_direct": 1.92,
+            "see_indirect": 0.31,
+        }
+        return {**base, **changes}
+
+    def signed_input(self, document: Any, key: OrganisationKey | None = None) -> dict[str, str]:
+        signed = (key or self.key).sign_document(document)
+        return {
+            "payload": signed.payload.decode(),
+            "signature": base64.b64encode(signed.signature).decode(),
+            "keyId": signed.key_id,
+        }
+
+    async def gql(self, query: str, **variables: Any) -> dict[str, Any]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            response = await client.post(
+                f"{self.url}/graphql", json={"query": query, "variables": variables}
+            )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def vkey(self, region: str) -> str:
+        return load_log_signer(self.settings, region).vkey()
+
+
+@pytest.fixture
+async def hub(region_urls: dict[str, str], tmp_path: Path, serve_asgi: Callable[..., str]) -> Hub:
+    settings = Settings(
+        data_dir=tmp_path,
+        regions=region_urls,
+        country_regions={"DE": "eu", "FR": "eu", "CN": "cn"},
+        default_region="row",
+        create_missing_keys=True,
+    )
+    key = OrganisationKey.generate()
+    registered: dict[str, str] = {}
+
+    async def on_startup(router: ShardRouter) -> None:
+        organisation = OrganisationIn(role="manufacturer", legal_name="Test Steel", country="TR")
+        registered["id"] = await identities.register_organisation(
+            router, organisation, key.public_key
+        )
+
+    url = serve_asgi(create_app(settings, on_startup=on_startup))
+    return Hub(url, settings, registered["id"], key)
+
+
+async def count_rows(url: str, table: str) -> int:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return int((await conn.execute(sa.text(f"SELECT count(*) FROM {table}"))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cbamhub.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_published_record_comes_back_with_evidence_that_verifies_offline(hub: Hub) -> None:
+    body = await hub.gql(PUBLISH, input=hub.signed_input(hub.record()))
+    assert "errors" not in body, body
+    published = body["data"]["publishRecord"]
+    assert published["region"] == "row"  # TR is not in this hub's country table
+    assert published["leafIndex"] == 1  # leaf 0 is the manufacturer's registration
+    assert published["treeSize"] == 2
+    assert published["checkpoint"].startswith(f"{hub.settings.log_origin('row')}\n2\n")
+
+    body = await hub.gql(RECORD, id=published["recordId"])
+    record = body["data"]["record"]
+    assert record["cnCode"] == "72081000" and record["seeDirect"] == 1.92
+    assert record["inclusionProof"]["leafIndex"] == 1
+
+    ok = run_cli("verify", "-", "--log-key", hub.vkey("row"), stdin=record["evidence"])
+    assert ok.returncode == 0, ok.stderr
+    assert "record.published" in ok.stdout
+
+    wrong_log = run_cli("verify", "-", "--log-key", hub.vkey("eu"), stdin=record["evidence"])
+    assert wrong_log.returncode == 1
+    assert "NOT VERIFIED" in wrong_log.stderr
+
+
+async def test_altered_figures_in_the_evidence_are_detected(hub: Hub) -> None:
+    published = (await hub.gql(PUBLISH, input=hub.signed_input(hub.record())))["data"][
+        "publishRecord"
+    ]
+    evidence = json.loads(
+        (await hub.gql(RECORD, id=published["recordId"]))["data"]["record"]["evidence"]
+    )
+    evidence["document"]["see_direct"] = 0.5  # a lower figure, to pay less
+    result = run_cli("verify", "-", "--log-key", hub.vkey("row"), stdin=json.dumps(evidence))
+    assert result.returncode == 1
+    assert "document was altered" in result.stderr
+
+
+async def test_records_land_only_in_their_home_region(
+    hub: Hub, region_urls: dict[str, str]
+) -> None:
+    for country, region in (("DE", "eu"), ("CN", "cn"), ("FR", "eu"), ("TR", "row")):
+        document = hub.record(installation_country=country, installation_id=f"{country}-1")
+        published = (await hub.gql(PUBLISH, input=hub.signed_input(document)))["data"][
+            "publishRecord"
+        ]
+        assert published["region"] == region
+    assert await count_rows(region_urls["eu"], "records") == 2
+    assert await count_rows(region_urls["cn"], "records") == 1
+    assert await count_rows(region_urls["row"], "records") == 1
+
+
+@pytest.mark.parametrize(
+    ("mutate", "code"),
+    [
+        (
+            lambda hub, i: {**i, "signature": base64.b64encode(b"\0" * 64).decode()},
+            "INVALID_SIGNATURE",
+        ),
+        (
+            lambda hub, i: {**i, "payload": i["payload"].replace("1.92", "0.92")},
+            "INVALID_SIGNATURE",
+        ),
+        (lambda hub, i: hub.signed_input(hub.record(), OrganisationKey.generate()), "UNKNOWN_KEY"),
+        (lambda hub, i: {**i, "signature": "not base64!"}, "BAD_USER_INPUT"),
+        (lambda hub, i: {**i, "payload": "{not json"}, "BAD_USER_INPUT"),
+        (lambda hub, i: {**i, "payload": " " + i["payload"]}, "BAD_USER_INPUT"),
+        (lambda hub, i: hub.signed_input(hub.record(cn_code="7208")), "BAD_USER_INPUT"),
+        (lambda hub, i: hub.signed_input(hub.record(see_direct=-1)), "BAD_USER_INPUT"),
+        (lambda hub, i: hub.signed_input(hub.record(unexpected=1)), "BAD_USER_INPUT"),
+        (lambda hub, i: hub.signed_input(hub.record(manufacturer_id="nobody")), "BAD_USER_INPUT"),
+    ],
+    ids=[
+        "forged-signature",
+        "payload-changed-after-signing",
+        "unknown-key",
+        "signature-not-base64",
+        "payload-not-json",
+        "payload-not-canonical",
+        "bad-cn-code",
+        "negative-emissions",
+        "unknown-field",
+        "malformed-manufacturer-id",
+    ],
+)
+async def test_bad_submissions_get_a_typed_error_and_write_nothing(
+    hub: Hub, region_urls: dict[str, str], mutate: Any, code: str
+) -> None:
+    before = {r: await count_rows(u, "ledger_checkpoints") for r, u in region_urls.items()}
+    body = await hub.gql(PUBLISH, input=mutate(hub, hub.signed_input(hub.record())))
+    assert body.get("data") is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == [code]
+    for region, url in region_urls.items():
+        assert await count_rows(url, "records") == 0
+        assert await count_rows(url, "ledger_checkpoints") == before[region]
+
+
+async def test_bad_input_lists_every_problem(hub: Hub) -> None:
+    body = await hub.gql(
+        PUBLISH, input=hub.signed_input(hub.record(cn_code="x", period="Q1", see_indirect="a lot"))
+    )
+    problems = body["errors"][0]["extensions"]["problems"]
+    assert {p["field"] for p in problems} == {"cn_code", "period", "see_indirect"}
+
+
+async def test_a_replayed_submission_is_refused_and_points_to_the_original(
+    hub: Hub, region_urls: dict[str, str]
+) -> None:
+    signed = hub.signed_input(hub.record())
+    first = (await hub.gql(PUBLISH, input=signed))["data"]["publishRecord"]
+    replay = await hub.gql(PUBLISH, input=signed)
+    error = replay["errors"][0]
+    assert error["extensions"]["code"] == "DUPLICATE_SUBMISSION"
+    assert error["extensions"]["recordId"] == first["recordId"]
+    assert await count_rows(region_urls["row"], "records") == 1
+
+
+async def test_unknown_record_and_region_are_not_found(hub: Hub) -> None:
+    missing = await hub.gql(RECORD, id="rec_row_" + "0" * 32)
+    assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    region = await hub.gql('{ checkpoint(region: "mars") { size } }')
+    assert region["errors"][0]["extensions"]["code"] == "UNKNOWN_REGION"
+
+
+async def test_regulator_checks_consistency_between_two_checkpoints(hub: Hub) -> None:
+    from cbamhub.ledger.checkpoint import verify_checkpoint
+    from cbamhub.ledger.verify import verify_consistency
+
+    first = (await hub.gql(PUBLISH, input=hub.signed_input(hub.record())))["data"]["publishRecord"]
+    second = (await hub.gql(PUBLISH, input=hub.signed_input(hub.record(period="2026-Q2"))))["data"][
+        "publishRecord"
+    ]
+    old = verify_checkpoint(first["checkpoint"], hub.vkey("row")).checkpoint
+    new = verify_checkpoint(second["checkpoint"], hub.vkey("row")).checkpoint
+    body = await hub.gql(
+        'query($a: Long!, $b: Long!) { consistencyProof(region: "row", fromSize: $a, toSize: $b) }',
+        a=old.size,
+        b=new.size,
+    )
+    proof = [base64.b64decode(h) for h in body["data"]["consistencyProof"]]
+    verify_consistency(old.size, new.size, old.root, new.root, proof)

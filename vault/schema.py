@@ -1,0 +1,45 @@
+"""The tables of one region's shard. The shard's log lives beside them (cbamhub.ledger.schema), so a
+row and the ledger entry anchoring it commit in one transaction. Rows refer to other shards only by id."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, DateTime, LargeBinary, MetaData, Table, Text
+
+metadata = MetaData()
+
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("role", Text, nullable=False),
+    Column("legal_name", Text, nullable=False),
+    Column("country", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+organisation_keys = Table(
+    "organisation_keys",
+    metadata,
+    Column("key_id", Text, primary_key=True),
+    Column("organisation_id", Text, nullable=False, index=True),
+    Column("public_key", LargeBinary, nullable=False),
+    Column("valid_from", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+records = Table(
+    "records",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("manufacturer_id", Text, nullable=False, index=True),
+    Column("installation_id", Text, nullable=False),
+    Column("cn_code", Text, nullable=False),
+    Column("period", Text, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("payload_sha256", LargeBinary, nullable=False, unique=True),
+    Column("signature", LargeBinary, nullable=False),
+    Column("key_id", Text, nullable=False),
+    Column("salt", LargeBinary, nullable=False),
+    Column("leaf_index", BigInteger, nullable=False, unique=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
