@@ -10,8 +10,10 @@ from cbamhub.ledger.log import LogError
 from cbamhub.vault import publishing, reading
 from cbamhub.vault.errors import BadInput, VaultError
 from cbamhub.vault.shards import ShardRouter
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import Info
+from strawberry.types import ExecutionContext, Info
 
 from .errors import graphql_error
 from .graphql_types import (
@@ -96,6 +98,24 @@ class Mutation:
         )
 
 
-schema = strawberry.Schema(
-    query=Query, mutation=Mutation, config=StrawberryConfig(scalar_map={Long: LONG_SCALAR})
+def _unexpected(error: GraphQLError) -> bool:
+    """A resolver crashed (not a typed error we raised): hide its message from the client."""
+    return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
+
+
+class HubSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log only what is unexpected: typed errors are answers, not incidents."""
+        super().process_errors([e for e in errors if _unexpected(e)], execution_context)
+
+
+schema = HubSchema(
+    query=Query,
+    mutation=Mutation,
+    config=StrawberryConfig(scalar_map={Long: LONG_SCALAR}),
+    extensions=[
+        lambda: MaskErrors(should_mask_error=_unexpected, error_message="Internal server error")
+    ],
 )

@@ -119,8 +119,15 @@ class TransparencyLog:
         async with engine.begin() as conn:
             row = (await conn.execute(select(schema.head).where(schema.head.c.id == 1))).first()
             if row is None:
+                # A new log signs its empty tree, so there is always a checkpoint to serve.
                 await conn.execute(
                     schema.head.insert().values(id=1, origin=origin, size=0, root=EMPTY_ROOT)
+                )
+                empty = sign_checkpoint(Checkpoint(origin=origin, size=0, root=EMPTY_ROOT), signer)
+                await conn.execute(
+                    schema.checkpoints.insert().values(
+                        size=0, root=EMPTY_ROOT, note=empty.to_text(), created_at=datetime.now(UTC)
+                    )
                 )
             elif row.origin != origin:
                 raise LogError(f"this database holds the log {row.origin!r}, not {origin!r}")
