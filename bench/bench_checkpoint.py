@@ -35,7 +35,9 @@ def bench(backend: str, runs: int) -> None:
     cosign.set_bls_backend(backend)
     log = Ed25519Signer("bench.example/log", bytes([1]) * 32)
     checkpoint = Checkpoint("bench.example/log", 1_000_000, hashlib.sha256(b"root").digest())
-    witnesses = [BlsSigner.from_seed(f"w{i}.example", bytes([i + 1]) * 32) for i in range(WITNESSES)]
+    witnesses = [
+        BlsSigner.from_seed(f"w{i}.example", bytes([i + 1]) * 32) for i in range(WITNESSES)
+    ]
     policy = WitnessPolicy({w.name: w.public() for w in witnesses}, threshold=2)
     names = [w.name for w in witnesses]
     signatures = [w.cosign(checkpoint).signature for w in witnesses]
@@ -47,7 +49,10 @@ def bench(backend: str, runs: int) -> None:
         policy.verify_final(checkpoint, names, aggregate(sigs)).raise_unless_final()
 
     rows = [
-        ("Ed25519 checkpoint sign", median_seconds(lambda: sign_checkpoint(checkpoint, log), runs * 20)),
+        (
+            "Ed25519 checkpoint sign",
+            median_seconds(lambda: sign_checkpoint(checkpoint, log), runs * 20),
+        ),
         (
             f"{WITNESSES} BLS cosignatures",
             median_seconds(lambda: [w.cosign(checkpoint) for w in witnesses], runs),

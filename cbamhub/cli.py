@@ -152,9 +152,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
         raise CliError(f"cannot reach {args.url}: {error}") from error
     body = response.json()
     if body.get("errors"):
-        for error in body["errors"]:
-            code = error.get("extensions", {}).get("code", "ERROR")
-            print(f"{code}: {error['message']}", file=sys.stderr)
+        for problem in body["errors"]:
+            code = problem.get("extensions", {}).get("code", "ERROR")
+            print(f"{code}: {problem['message']}", file=sys.stderr)
         return EXIT_FAILED
     print(json.dumps(body["data"]["publishRecord"], indent=2))
     return EXIT_OK

@@ -29,7 +29,7 @@ from .schema import schema
 StartupHook = Callable[[ShardRouter], Awaitable[None]]
 
 
-class _GraphQL(GraphQL):  # type: ignore[type-arg]
+class _GraphQL(GraphQL[dict[str, Any], None]):
     async def get_context(self, request: Any, response: Any) -> dict[str, Any]:
         return {"request": request, "response": response, "router": request.app.state.router}
 

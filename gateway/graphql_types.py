@@ -84,8 +84,8 @@ class Record:
             key_id=stored.key_id,
             signature=base64.b64encode(stored.signature).decode(),
             inclusion_proof=InclusionProof(
-                leaf_index=ev.leaf_index,
-                tree_size=ev.tree_size,
+                leaf_index=Long(ev.leaf_index),
+                tree_size=Long(ev.tree_size),
                 hashes=[base64.b64encode(h).decode() for h in ev.proof],
                 entry=ev.entry.decode(),
                 salt=base64.b64encode(ev.salt).decode(),
@@ -111,7 +111,7 @@ class Checkpoint:
         return cls(
             region=region,
             origin=checkpoint.origin,
-            size=checkpoint.size,
+            size=Long(checkpoint.size),
             root_hash=base64.b64encode(checkpoint.root).decode(),
             note=note,
             final=final,

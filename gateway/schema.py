@@ -92,8 +92,8 @@ class Mutation:
         return PublishedRecord(
             record_id=strawberry.ID(published.record_id),
             region=published.region,
-            leaf_index=published.leaf_index,
-            tree_size=published.tree_size,
+            leaf_index=Long(published.leaf_index),
+            tree_size=Long(published.tree_size),
             checkpoint=published.checkpoint,
         )
 

@@ -21,7 +21,7 @@ def encode(entries: Sequence[bytes]) -> bytes:
 
 def decode(data: bytes) -> list[bytes]:
     """Split a bundle into its entries; raises ValueError on a truncated or padded bundle."""
-    entries = []
+    entries: list[bytes] = []
     offset = 0
     while offset < len(data):
         if offset + 2 > len(data):

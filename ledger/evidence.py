@@ -96,11 +96,15 @@ def verify_evidence(
             f"the proof is for tree size {evidence.tree_size}, the checkpoint for {checkpoint.size}"
         )
     verify_inclusion(
-        evidence.leaf_index, checkpoint.size, leaf_hash(evidence.entry), evidence.proof, checkpoint.root
+        evidence.leaf_index,
+        checkpoint.size,
+        leaf_hash(evidence.entry),
+        evidence.proof,
+        checkpoint.root,
     )
     witnesses: tuple[str, ...] = ()
     if policy is not None:
-        found = {}
+        found: dict[str, bytes] = {}
         for sig in signed.note.signatures:
             name = policy.witness_for(sig)
             if name is not None:

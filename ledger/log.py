@@ -283,7 +283,7 @@ class TransparencyLog:
             raise LogError(
                 "the log has no checkpoint" + ("" if size is None else f" of size {size}")
             )
-        return note
+        return str(note)
 
     async def record_final(
         self, size: int, note: str, signers: Sequence[str], aggregate: bytes

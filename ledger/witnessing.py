@@ -8,12 +8,13 @@ provable against a *final* (witnessed) checkpoint at the next round.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 
 from .checkpoint import SignedCheckpoint
-from .log import TransparencyLog
 from .cosign import CosignatureVerifier, WitnessPolicy
+from .log import TransparencyLog
 from .witness.client import WitnessClient
 from .witness.collector import Cosigner, CosignResult
 
@@ -72,7 +73,5 @@ class CheckpointWitnessing:
                 await self.witness_latest()
             except Exception:  # a witness outage must never stop the log
                 logger.exception("witnessing round for %s failed", self.log.origin)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
-            except TimeoutError:
-                pass

@@ -76,20 +76,14 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
 
 
-def pytest_collection_modifyitems(
-    config: pytest.Config, items: list[pytest.Item]
-) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        uses_postgres = _POSTGRES_FIXTURES.intersection(
-            getattr(item, "fixturenames", ())
-        )
+        uses_postgres = _POSTGRES_FIXTURES.intersection(getattr(item, "fixturenames", ()))
         if uses_postgres and item.get_closest_marker("postgres") is None:
             item.add_marker(pytest.mark.postgres)
 
 
-def pytest_terminal_summary(
-    terminalreporter: Any, exitstatus: int, config: pytest.Config
-) -> None:
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if not os.environ.get(POSTGRES_URL_ENV) and _skip_postgres_requested():
         terminalreporter.write_sep(
             "!",
@@ -126,9 +120,7 @@ def postgres_url() -> str:
 
 def _asyncpg_dsn(sqlalchemy_url: Any) -> str:
     """asyncpg wants a plain postgresql:// DSN, not SQLAlchemy's dialect+driver form."""
-    dsn = sqlalchemy_url.set(drivername="postgresql").render_as_string(
-        hide_password=False
-    )
+    dsn = sqlalchemy_url.set(drivername="postgresql").render_as_string(hide_password=False)
     return str(dsn)
 
 
@@ -140,9 +132,7 @@ async def _fresh_database(server_url: str) -> AsyncIterator[str]:
 
     base = make_url(server_url)
     if base.get_backend_name() != "postgresql":
-        raise ValueError(
-            f"{POSTGRES_URL_ENV} must be a postgresql URL, got {_masked(server_url)}"
-        )
+        raise ValueError(f"{POSTGRES_URL_ENV} must be a postgresql URL, got {_masked(server_url)}")
     name = f"test_{secrets.token_hex(8)}"
     admin_dsn = _asyncpg_dsn(base)
 
@@ -173,9 +163,7 @@ async def postgres_database_url(postgres_url: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def database_url(
-    request: pytest.FixtureRequest, tmp_path: Any
-) -> AsyncIterator[str]:
+async def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[str]:
     """SQLAlchemy async URL of a fresh empty database, once per backend."""
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'shard.db'}"
@@ -235,14 +223,12 @@ class _ThreadedUvicorn:
             uvicorn.Config(app, host="127.0.0.1", port=self.port, **options)
         )
         self.error: BaseException | None = None
-        self.thread = threading.Thread(
-            target=self._run, name=f"uvicorn-{self.port}", daemon=True
-        )
+        self.thread = threading.Thread(target=self._run, name=f"uvicorn-{self.port}", daemon=True)
 
     def _run(self) -> None:
         try:
             self.server.run(sockets=[self.sock])
-        except BaseException as exc:  # noqa: BLE001 -- SystemExit from a failed startup too
+        except BaseException as exc:
             self.error = exc
 
     def start(self, timeout: float = 15.0) -> str:
@@ -263,9 +249,7 @@ class _ThreadedUvicorn:
             except OSError:
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise TimeoutError(
-                        f"uvicorn on {self.base_url} accepts no connection"
-                    )
+                    raise TimeoutError(f"uvicorn on {self.base_url} accepts no connection")
                 time.sleep(0.01)
         return self.base_url
 
@@ -301,7 +285,7 @@ def serve_asgi() -> Iterator[Callable[..., str]]:
         for server in reversed(servers):
             try:
                 server.stop()
-            except Exception as exc:  # noqa: BLE001 -- keep stopping the others
+            except Exception as exc:
                 errors.append(exc)
         if errors:
             raise errors[0]

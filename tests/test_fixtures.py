@@ -54,9 +54,7 @@ async def test_each_test_gets_an_empty_database(database_url: str, round_: int) 
                 tables = (
                     (
                         await conn.execute(
-                            text(
-                                "select tablename from pg_tables where schemaname = 'public'"
-                            )
+                            text("select tablename from pg_tables where schemaname = 'public'")
                         )
                     )
                     .scalars()
@@ -82,9 +80,7 @@ async def test_each_test_gets_an_empty_database(database_url: str, round_: int) 
                 {"id": round_, "note": f"round {round_}"},
             )
         async with engine.connect() as conn:
-            rows = (
-                await conn.execute(text("select id, note from isolation_probe"))
-            ).all()
+            rows = (await conn.execute(text("select id, note from isolation_probe"))).all()
             assert rows == [(round_, f"round {round_}")]
     finally:
         # An engine left open on purpose would be fine too: the database is dropped WITH (FORCE).
@@ -100,11 +96,7 @@ async def test_postgres_databases_are_dropped_after_each_test(
     if not seen:
         pytest.skip("no PostgreSQL database was handed out earlier in this run")
     assert len(set(seen)) == len(seen), "two tests got the same database"
-    dsn = (
-        make_url(postgres_url)
-        .set(drivername="postgresql")
-        .render_as_string(hide_password=False)
-    )
+    dsn = make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
     conn = await asyncpg.connect(dsn)
     try:
         left = await conn.fetch(
@@ -142,9 +134,7 @@ def _starlette_app(name: str) -> Starlette:
     async def echo(request: Request) -> JSONResponse:
         return JSONResponse({"name": name, "body": (await request.body()).decode()})
 
-    return Starlette(
-        routes=[Route("/ping", ping), Route("/echo", echo, methods=["POST"])]
-    )
+    return Starlette(routes=[Route("/ping", ping), Route("/echo", echo, methods=["POST"])])
 
 
 async def test_serve_asgi_serves_a_starlette_app(

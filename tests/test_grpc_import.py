@@ -69,9 +69,7 @@ def _probe_env() -> dict[str, str]:
     return env
 
 
-def _check_probe(
-    d: Path, returncode: int, out: str, err: str, expected: Path
-) -> list[str]:
+def _check_probe(d: Path, returncode: int, out: str, err: str, expected: Path) -> list[str]:
     where = d.relative_to(REPO_ROOT).as_posix() or "."
     if returncode != 0:
         return [f"{where}: `import grpc` failed:\n{err.strip()}"]
@@ -95,17 +93,13 @@ def test_grpc_folder_is_not_a_regular_package() -> None:
 
 def test_import_grpc_is_grpcio_from_every_directory() -> None:
     expected = _grpcio_init()
-    assert expected.is_file(), (
-        f"grpcio is not installed where its metadata says: {expected}"
-    )
+    assert expected.is_file(), f"grpcio is not installed where its metadata says: {expected}"
     assert "site-packages" in expected.parts
 
     directories = _repo_directories()
     assert REPO_ROOT in directories
     assert GRPC_FOLDER in directories
-    assert len(directories) < 500, (
-        "walked too many directories; add the new cache to SKIP_DIRS"
-    )
+    assert len(directories) < 500, "walked too many directories; add the new cache to SKIP_DIRS"
 
     env = _probe_env()
     failures = []

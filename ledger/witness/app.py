@@ -192,7 +192,7 @@ class _Witness:
         except VerificationError as exc:
             raise _Refused(
                 422, f"inconsistent with the cosigned size {latest.size}: {exc}", "inconsistent"
-            )
+            ) from exc
 
     def _cosign(self, checkpoint: Checkpoint) -> str:
         return self.cosigner.cosign(checkpoint).line() + self.bls.cosign(checkpoint).line()

@@ -15,15 +15,15 @@ from typing import Any
 
 import httpx
 import pytest
-
 from cbamhub.gateway.app import create_app
 from cbamhub.ledger.cosign import BlsSigner
 from cbamhub.ledger.witness.app import WitnessConfig, create_witness_app
-from cbamhub.settings import Settings, WitnessSettings
 from cbamhub.vault import identities
 from cbamhub.vault.models import OrganisationIn
 from cbamhub.vault.shards import ShardRouter, load_log_signer
 from cbamhub.vault.signing import OrganisationKey
+
+from cbamhub.settings import Settings, WitnessSettings
 
 PUBLISH = """mutation($input: SignedRecordInput!) { publishRecord(input: $input) { recordId } }"""
 RECORD = """query($id: ID!) { record(id: $id) { evidence inclusionProof { final treeSize } } }"""

@@ -86,7 +86,9 @@ def test_cosignature_key_id_uses_type_0x04_and_vkeys_round_trip() -> None:
 
 
 def test_cosign_and_verify_with_timestamp() -> None:
-    witness = CosignatureSigner("witness.example/w1", bytes([9]) * 32, clock=lambda: 1_700_000_000.7)
+    witness = CosignatureSigner(
+        "witness.example/w1", bytes([9]) * 32, clock=lambda: 1_700_000_000.7
+    )
     sig = witness.cosign(CHECKPOINT)
     raw = base64.b64decode(sig.line().split()[-1])
     assert raw[:4] == witness.key_id
@@ -145,7 +147,9 @@ def test_bls_line_format(bls_signers: list[BlsSigner]) -> None:
     sig = signer.cosign(CHECKPOINT)
     assert (
         sig.key_id
-        == hashlib.sha256(b"w1.example\n\xffcbamhub-bls-cosignature/v1" + signer.public_key).digest()[:4]
+        == hashlib.sha256(
+            b"w1.example\n\xffcbamhub-bls-cosignature/v1" + signer.public_key
+        ).digest()[:4]
     )
     assert sig.key_id == bls_key_id("w1.example", signer.public_key)
     raw = base64.b64decode(sig.line().split()[-1])
@@ -204,7 +208,9 @@ def test_policy_rejects_shared_keys_raw_keys_and_bad_thresholds(
             WitnessPolicy(bls_keys, threshold=threshold)
 
 
-def test_keys_without_valid_proof_of_possession_are_rejected(bls_keys: dict[str, BlsPublicKey]) -> None:
+def test_keys_without_valid_proof_of_possession_are_rejected(
+    bls_keys: dict[str, BlsPublicKey],
+) -> None:
     w1, w2 = bls_keys["w1.example"], bls_keys["w2.example"]
     with pytest.raises(VerificationError, match="proof of possession"):
         BlsPublicKey(w1.key, w2.proof)  # someone else's proof
@@ -260,7 +266,9 @@ def test_fast_backend_is_byte_identical_to_py_ecc(bls_signers: list[BlsSigner]) 
     assert fast.aggregate(ref_sigs) == ref.aggregate(ref_sigs)
     pks = [ref.sk_to_pk(k) for k in secrets]
     agg = ref.aggregate(ref_sigs)
-    assert fast.fast_aggregate_verify(pks, message, agg) and ref.fast_aggregate_verify(pks, message, agg)
+    assert fast.fast_aggregate_verify(pks, message, agg) and ref.fast_aggregate_verify(
+        pks, message, agg
+    )
     bad = ref.aggregate(ref_sigs[:2])
     assert not fast.fast_aggregate_verify(pks, message, bad)
     assert not ref.fast_aggregate_verify(pks, message, bad)

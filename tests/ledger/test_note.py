@@ -98,7 +98,8 @@ def test_missing_required_key_names_the_key() -> None:
         verify_note(GO_NOTE, [Ed25519Verifier.from_vkey(GO_VKEY), required])
     # Go's Open semantics: any one known key suffices.
     assert (
-        len(verify_note(GO_NOTE, [Ed25519Verifier.from_vkey(GO_VKEY), required], require_all=False)) == 1
+        len(verify_note(GO_NOTE, [Ed25519Verifier.from_vkey(GO_VKEY), required], require_all=False))
+        == 1
     )
 
 

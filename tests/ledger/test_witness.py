@@ -157,7 +157,10 @@ def sqlite_url(tmp_path: Path, name: str = "witness.db") -> str:
 
 @contextlib.asynccontextmanager
 async def witness(config: WitnessConfig) -> AsyncIterator[WitnessClient]:
-    async with serving(create_witness_app(config)) as url, WitnessClient(url + "/witness") as client:
+    async with (
+        serving(create_witness_app(config)) as url,
+        WitnessClient(url + "/witness") as client,
+    ):
         yield client
 
 
@@ -169,7 +172,9 @@ async def test_accepts_a_consistent_extension_and_cosigns_it(database_url: str) 
     config = make_config(database_url)
     log = Log(leaves(9))
     async with witness(config) as client:
-        lines = await client.add_checkpoint(0, [], log.checkpoint(5).to_bytes())  # trust on first use
+        lines = await client.add_checkpoint(
+            0, [], log.checkpoint(5).to_bytes()
+        )  # trust on first use
         assert len(lines) == 2
         lines = await client.add_checkpoint(5, log.proof(5, 9), log.checkpoint(9).to_text())
         cosigned = log.checkpoint(9).note.to_text() + "".join(lines)
@@ -194,14 +199,20 @@ async def test_split_view_and_rewritten_history_are_refused_and_recorded(databas
         assert split.value.latest_size == 4
 
         with pytest.raises(InconsistentProof, match="does not reproduce"):
-            await client.add_checkpoint(4, rewritten.proof(4, 6), rewritten.checkpoint(6).to_bytes())
+            await client.add_checkpoint(
+                4, rewritten.proof(4, 6), rewritten.checkpoint(6).to_bytes()
+            )
 
         # The witness's view is intact: the honest extension still goes through.
         await client.add_checkpoint(4, honest.proof(4, 8), honest.checkpoint(8).to_bytes())
 
         inconsistent, split_view = await client.refusals(origin=ORIGIN)
         assert split_view["reason"] == "split-view" and split_view["status"] == 409
-        assert (split_view["old_size"], split_view["new_size"], split_view["latest_size"]) == (4, 4, 4)
+        assert (split_view["old_size"], split_view["new_size"], split_view["latest_size"]) == (
+            4,
+            4,
+            4,
+        )
         assert split_view["latest_root"] != split_view["new_root"]
         assert split_view["note"] == forked.checkpoint(4).to_text()
         assert split_view["latest_note"] == honest.checkpoint(4).to_text()
@@ -310,7 +321,10 @@ async def test_concurrent_submissions_never_roll_the_witness_back(database_url: 
             await b.add_checkpoint(0, [], log.checkpoint(16).to_bytes())
         assert state.value.latest_size == winners[0]
         reasons = [r["reason"] for r in await a.refusals()]
-        assert len(reasons) == len(sizes) and set(reasons) <= {"stale-old-size", "concurrent-update"}
+        assert len(reasons) == len(sizes) and set(reasons) <= {
+            "stale-old-size",
+            "concurrent-update",
+        }
 
 
 async def test_unreachable_witness_is_a_typed_error(free_port: int) -> None:
@@ -422,7 +436,9 @@ async def test_runs_as_its_own_process(tmp_path: Path, free_port: int) -> None:
         async with WitnessClient(url) as client:
             for _ in range(200):
                 try:
-                    lines = await client.add_checkpoint(0, [], Log(leaves(3)).checkpoint(3).to_bytes())
+                    lines = await client.add_checkpoint(
+                        0, [], Log(leaves(3)).checkpoint(3).to_bytes()
+                    )
                     break
                 except WitnessUnavailable:
                     await asyncio.sleep(0.05)
