@@ -1,0 +1,1 @@
+"""CBAM jurisdiction modules: pure calculation of obligations under versioned rule data."""

@@ -1,0 +1,1 @@
+"""Maintenance scripts that regenerate vendored rule data from ../shared/reference."""
