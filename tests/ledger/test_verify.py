@@ -302,7 +302,7 @@ def test_every_reference_inclusion_proof_verifies(index: int, size: int) -> None
         with pytest.raises(VerificationError):
             verify_inclusion(index, size, leaf, [p[1], p[0], *p[2:]], root)
     with pytest.raises(VerificationError):
-        verify_inclusion(index, size, leaf, [*p, PUBLISHED_NODES[0][0]], root)
+        verify_inclusion(index, size, leaf, [*p, bytes.fromhex(PUBLISHED_NODES[0][0])], root)
     with pytest.raises(VerificationError):
         verify_inclusion(index, size, leaf, [root, *p], root)
 
