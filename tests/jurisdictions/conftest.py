@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from cbamhub.jurisdictions.rulebook import Figure, Rulebook, RuleVersion, Status, load_rulebook
 
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"

@@ -8,11 +8,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from conftest import LATER, RECORDED, REFERENCE, add_version
-
 from cbamhub.jurisdictions.defaults import load_default_table
 from cbamhub.jurisdictions.rulebook import FigureMissing, Rulebook, RuleError, Status, load_json
 from cbamhub.jurisdictions.tools.extract_defaults import build_extract
+from conftest import LATER, RECORDED, REFERENCE, add_version
 
 
 def test_every_figure_has_a_source_and_status(book: Rulebook) -> None:
