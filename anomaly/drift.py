@@ -43,7 +43,9 @@ def score_distribution(
             continue
         q = np.quantile(v, [0.1, 0.5, 0.9, 0.99, 1.0])
         out.append(
-            SectorDistribution(name, len(v), float((v >= threshold).mean()), (q[0], q[1], q[2], q[3], q[4]))
+            SectorDistribution(
+                name, len(v), float((v >= threshold).mean()), (q[0], q[1], q[2], q[3], q[4])
+            )
         )
     return out
 
@@ -58,14 +60,23 @@ def precision_warnings(baseline: dict[str, Any], current: dict[str, Any]) -> lis
         b, c = float(base["precision"]), float(now["precision"])
         if b > 0 and (b - c) / b > MAX_PRECISION_DROP:
             out.append(
-                DriftWarning(sector, b, c, f"{sector}: precision {c:.3f} on the held-out set, down "
-                         f"{100 * (b - c) / b:.1f} % from {b:.3f} at training (limit 5 %)")
+                DriftWarning(
+                    sector,
+                    b,
+                    c,
+                    f"{sector}: precision {c:.3f} on the held-out set, down "
+                    f"{100 * (b - c) / b:.1f} % from {b:.3f} at training (limit 5 %)",
+                )
             )
     return out
 
 
 def heldout_check(
-    data: LabelledSet, scores: npt.NDArray[Any], threshold: float, lookup: Lookup, metadata: dict[str, Any]
+    data: LabelledSet,
+    scores: npt.NDArray[Any],
+    threshold: float,
+    lookup: Lookup,
+    metadata: dict[str, Any],
 ) -> tuple[list[SectorDistribution], list[DriftWarning]]:
     """Distribution per sector of ``scores`` and precision warnings against the model's metadata."""
     current = evaluate(data, scores, threshold, lookup)["sector"]

@@ -16,7 +16,9 @@ IDX = {n: i for i, n in enumerate(FEATURE_NAMES)}
 @dataclass(frozen=True, slots=True)
 class Reason:
     feature: str
-    quantity: str  # what it is about: direct, indirect, electricity, precursors, history, copies, ...
+    quantity: (
+        str  # what it is about: direct, indirect, electricity, precursors, history, copies, ...
+    )
     contribution: float  # log-odds pushed towards "anomalous"
     text: str
 

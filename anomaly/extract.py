@@ -38,9 +38,18 @@ EU_ETS_NAMES = (
 BAND_ROWS: dict[str, tuple[str, str]] = {
     "bf_bof_direct": ("| Crude steel BF-BOF", r"~(\d+(?:\.\d+)?)–(\d+(?:\.\d+)?) tCO2/t"),
     "scrap_eaf_total": ("| Scrap-EAF", r"~(\d+(?:\.\d+)?)–(\d+(?:\.\d+)?) t/t incl\. indirect"),
-    "primary_al_direct": ("| Primary aluminium", r"direct \(anode \+ PFC\) ≈ (\d+(?:\.\d+)?)–(\d+(?:\.\d+)?)"),
-    "primary_al_electricity": ("| Primary aluminium", r"electricity ≈ (\d+(?:\.\d+)?)–(\d+(?:\.\d+)?) MWh/t"),
-    "secondary_al_direct": ("| Secondary aluminium", r"≈ (\d+(?:\.\d+)?)–(\d+(?:\.\d+)?) t/t direct"),
+    "primary_al_direct": (
+        "| Primary aluminium",
+        r"direct \(anode \+ PFC\) ≈ (\d+(?:\.\d+)?)–(\d+(?:\.\d+)?)",
+    ),
+    "primary_al_electricity": (
+        "| Primary aluminium",
+        r"electricity ≈ (\d+(?:\.\d+)?)–(\d+(?:\.\d+)?) MWh/t",
+    ),
+    "secondary_al_direct": (
+        "| Secondary aluminium",
+        r"≈ (\d+(?:\.\d+)?)–(\d+(?:\.\d+)?) t/t direct",
+    ),
     "hydrogen_smr_direct": ("| Hydrogen | SMR", r"SMR ≈ (\d+(?:\.\d+)?)–(\d+(?:\.\d+)?) tCO2/t H2"),
 }
 GRID_ROW = "| Grid EFs"
@@ -108,7 +117,11 @@ def build_extract(reference_dir: Path) -> dict[str, Any]:
     for country in (*COUNTRIES, FALLBACK_COUNTRY):
         per_cn: dict[str, dict[str, Any]] = {}
         for cn, route in DEFAULT_ROWS:
-            rows = [r for r in table[country] if r["cn"] == cn and (route is None or r.get("rt") == route)]
+            rows = [
+                r
+                for r in table[country]
+                if r["cn"] == cn and (route is None or r.get("rt") == route)
+            ]
             if len(rows) > 1:
                 raise ValueError(f"ambiguous default rows for {country} {cn} {route}")
             if rows:

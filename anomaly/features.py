@@ -84,7 +84,9 @@ class Lookup:
 
     def cell(self, route: str, country: str) -> int:
         try:
-            return self.route_keys.index(route) * len(self.countries) + self.countries.index(country)
+            return self.route_keys.index(route) * len(self.countries) + self.countries.index(
+                country
+            )
         except ValueError:
             raise ValueError(f"no reference figures for route {route!r} in {country!r}") from None
 

@@ -69,7 +69,11 @@ def evaluate(data: LabelledSet, score: Arr, threshold: float, lookup: Lookup) ->
     """Overall, per kind (that kind against the normal records) and per sector."""
     y = data.label
     normal = data.kind == AnomalyKind.NORMAL
-    out: dict[str, Any] = {"overall": asdict(metrics(y, score, threshold)), "kind": {}, "sector": {}}
+    out: dict[str, Any] = {
+        "overall": asdict(metrics(y, score, threshold)),
+        "kind": {},
+        "sector": {},
+    }
     for k in AnomalyKind:
         if k is AnomalyKind.NORMAL:
             continue

@@ -43,7 +43,9 @@ class RecordFeatures:
     see_indirect: float  # tCO2e/t
     electricity_mwh_per_t: float
     electricity_ef: float  # tCO2/MWh, the factor the supplier used
-    precursor_shares: tuple[float, ...] = ()  # shares of each precursor source; a closed balance sums to 1
+    precursor_shares: tuple[
+        float, ...
+    ] = ()  # shares of each precursor source; a closed balance sums to 1
     methodology: Methodology = Methodology.CALCULATION
     tier: DataQualityTier = DataQualityTier.MEASURED
     previous_see_direct: float | None = None  # the installation's previous report

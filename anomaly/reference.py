@@ -81,7 +81,9 @@ class RouteTable:
             lo, hi = bands[key]["values"]
             if floor is None:
                 return Band(lo, hi, f"{bands[key]['row']}: {bands[key]['source']}")
-            return Band(floor, hi, f"{floor_src}; upper {bands[key]['row']}: {bands[key]['source']}")
+            return Band(
+                floor, hi, f"{floor_src}; upper {bands[key]['row']}: {bands[key]['source']}"
+            )
 
         def gap(key: str) -> Band:
             v = float(el_gap[key])
@@ -139,7 +141,10 @@ class RouteTable:
 
     def expected_indirect(self, route_key: str, country: str) -> float:
         """Expected indirect SEE = reference electricity × the country's reference grid EF."""
-        return self.electricity_band(route_key, country).centre * self.countries[country].grid_ef.centre
+        return (
+            self.electricity_band(route_key, country).centre
+            * self.countries[country].grid_ef.centre
+        )
 
 
 @cache

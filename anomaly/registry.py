@@ -39,17 +39,23 @@ class ModelRegistry:
         )
 
     def active_version(self) -> str:
-        data: dict[str, str] = json.loads((self.directory / "active.json").read_text(encoding="utf-8"))
+        data: dict[str, str] = json.loads(
+            (self.directory / "active.json").read_text(encoding="utf-8")
+        )
         return data["version"]
 
     def activate(self, version: str) -> None:
         if version not in self.versions():
             raise KeyError(f"no model artefact {version!r} in {self.directory}")
-        (self.directory / "active.json").write_text(json.dumps({"version": version}) + "\n", encoding="utf-8")
+        (self.directory / "active.json").write_text(
+            json.dumps({"version": version}) + "\n", encoding="utf-8"
+        )
 
     def load(self, version: str | None = None) -> LoadedModel:
         v = version or self.active_version()
-        meta: dict[str, Any] = json.loads((self.directory / f"anomaly-{v}.json").read_text(encoding="utf-8"))
+        meta: dict[str, Any] = json.loads(
+            (self.directory / f"anomaly-{v}.json").read_text(encoding="utf-8")
+        )
         return LoadedModel(v, Booster.load(self.directory / f"anomaly-{v}.ubj"), meta)
 
 

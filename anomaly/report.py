@@ -19,9 +19,14 @@ BEGIN, END = "<!-- EVALUATION:BEGIN -->", "<!-- EVALUATION:END -->"
 
 
 def _table(title: str, rows: dict[str, Any]) -> list[str]:
-    out = [f"| {title} | n | anomalies | precision | recall | ROC AUC |", "|---|---|---|---|---|---|"]
+    out = [
+        f"| {title} | n | anomalies | precision | recall | ROC AUC |",
+        "|---|---|---|---|---|---|",
+    ]
     for k, m in rows.items():
-        out.append(f"| {k} | {m['n']} | {m['positives']} | {m['precision']:.4f} | {m['recall']:.4f} | {m['roc_auc']:.4f} |")
+        out.append(
+            f"| {k} | {m['n']} | {m['positives']} | {m['precision']:.4f} | {m['recall']:.4f} | {m['roc_auc']:.4f} |"
+        )
     return out
 
 

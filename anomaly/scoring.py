@@ -110,11 +110,24 @@ class Scorer:
         why: dict[int, tuple[Reason, ...]] = {}
         if contribs is not None:
             for k, i in enumerate(idx):
-                why[int(i)] = reasons(contribs[k], x[i], int(cols.cell[i]), self.lookup, self.config.top_reasons)
+                why[int(i)] = reasons(
+                    contribs[k], x[i], int(cols.cell[i]), self.lookup, self.config.top_reasons
+                )
         out: list[Score] = []
-        for i, r in enumerate(records):
-            rule = verdict(float(z[i]), r.see_direct, float(self.lookup.direct_centre[cols.cell[i]]))
-            out.append(Score(r.record_id, self.model.version, float(p[i]), bool(flagged[i]), why.get(i, ()), rule))
+        for n, r in enumerate(records):
+            rule = verdict(
+                float(z[n]), r.see_direct, float(self.lookup.direct_centre[cols.cell[n]])
+            )
+            out.append(
+                Score(
+                    r.record_id,
+                    self.model.version,
+                    float(p[n]),
+                    bool(flagged[n]),
+                    why.get(n, ()),
+                    rule,
+                )
+            )
         self._route(records, out)
         return out
 
@@ -122,7 +135,14 @@ class Scorer:
         if self.log is not None:
             self.log.append(
                 [
-                    ScoringEntry(s.record_id, s.model_version, s.probability, self.config.threshold, s.flagged, s.rule.flagged)
+                    ScoringEntry(
+                        s.record_id,
+                        s.model_version,
+                        s.probability,
+                        self.config.threshold,
+                        s.flagged,
+                        s.rule.flagged,
+                    )
                     for s in scores
                 ]
             )

@@ -48,17 +48,24 @@ class LabelledSet:
 
     @property
     def label(self) -> I64:
-        return (self.kind != AnomalyKind.NORMAL).astype(np.int64)
+        out: I64 = (self.kind != AnomalyKind.NORMAL).astype(np.int64)
+        return out
 
     def digest(self) -> str:
         """SHA-256 over all arrays: the training-data hash recorded in the model metadata."""
         h = hashlib.sha256()
-        for a in (*(getattr(self.columns, f) for f in Columns.__slots__), self.kind, self.installation):
+        for a in (
+            *(getattr(self.columns, f) for f in Columns.__slots__),
+            self.kind,
+            self.installation,
+        ):
             h.update(np.ascontiguousarray(a).tobytes())
         return h.hexdigest()
 
 
-def generate(n: int, seed: int, lookup: Lookup | None = None, anomaly_share: float | None = None) -> LabelledSet:
+def generate(
+    n: int, seed: int, lookup: Lookup | None = None, anomaly_share: float | None = None
+) -> LabelledSet:
     """``n`` records from ~n/4 installations, ``anomaly_share`` of them anomalous (even split)."""
     lk = lookup or build_lookup()
     rng = np.random.default_rng(seed)
@@ -76,7 +83,9 @@ def generate(n: int, seed: int, lookup: Lookup | None = None, anomaly_share: flo
 
     z = np.clip(0.8 * inst_level[installation] + 0.6 * rng.standard_normal(n), -clip, clip)
     direct = lk.direct_centre[cell] + lk.direct_sigma[cell] * z
-    elec = lk.electricity_centre[cell] * np.exp(SPREAD["electricity_log_sd"] * rng.standard_normal(n))
+    elec = lk.electricity_centre[cell] * np.exp(
+        SPREAD["electricity_log_sd"] * rng.standard_normal(n)
+    )
     grid = lk.grid_ef[cell]
     ef = grid * (1 + SPREAD["ef_jitter"] * rng.uniform(-1, 1, n))
     indirect = elec * ef
@@ -130,7 +139,9 @@ def generate(n: int, seed: int, lookup: Lookup | None = None, anomaly_share: flo
     # Copy-paste: the copy takes the figures of a normal record of another plant, same cell.
     copies = np.zeros(n)
     for i in np.flatnonzero(kind == AnomalyKind.COPY):
-        candidates = np.flatnonzero((cell == cell[i]) & (kind == AnomalyKind.NORMAL) & (installation != installation[i]))
+        candidates = np.flatnonzero(
+            (cell == cell[i]) & (kind == AnomalyKind.NORMAL) & (installation != installation[i])
+        )
         if len(candidates) == 0:
             kind[i] = AnomalyKind.IMPLAUSIBLY_LOW
             direct[i] = low_value[i]

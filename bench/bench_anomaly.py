@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-
 from cbamhub.anomaly.features import build_lookup
 from cbamhub.anomaly.scoring import Scorer, ScorerConfig
 from cbamhub.anomaly.synthetic import generate, to_records
@@ -47,10 +46,16 @@ def main() -> None:
 
     result = train(seed=7)
 
-    print(f"batch, columns in (features + inplace_predict): {cols_rate:,.0f} records/s (target >= 100,000)")
-    print(f"batch, RecordFeatures in (+ rule, reasons for {n_flagged} flagged, routing): {rec_rate:,.0f} records/s")
-    print(f"single record p50 {1e3 * np.percentile(lat, 50):.3f} ms, p99 {1e3 * np.percentile(lat, 99):.3f} ms "
-          f"(all records, incl. exact reasons when flagged; target p99 <= 2 ms)")
+    print(
+        f"batch, columns in (features + inplace_predict): {cols_rate:,.0f} records/s (target >= 100,000)"
+    )
+    print(
+        f"batch, RecordFeatures in (+ rule, reasons for {n_flagged} flagged, routing): {rec_rate:,.0f} records/s"
+    )
+    print(
+        f"single record p50 {1e3 * np.percentile(lat, 50):.3f} ms, p99 {1e3 * np.percentile(lat, 99):.3f} ms "
+        f"(all records, incl. exact reasons when flagged; target p99 <= 2 ms)"
+    )
     print(f"single record, not flagged: p99 {1e3 * np.percentile(lat_normal, 99):.3f} ms")
     print(f"training (100,000 rows, 200 trees, depth 6): {result.seconds:.2f} s (target <= 60 s)")
 

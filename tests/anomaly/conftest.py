@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from cbamhub.anomaly.features import Lookup, build_lookup
 from cbamhub.anomaly.registry import LoadedModel, ModelRegistry
 from cbamhub.anomaly.synthetic import LabelledSet, generate

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from cbamhub.anomaly.features import FEATURE_NAMES, Lookup, feature_matrix
 from cbamhub.anomaly.metrics import evaluate, roc_auc
 from cbamhub.anomaly.registry import LoadedModel
@@ -44,7 +43,11 @@ def test_retraining_with_the_seed_reproduces_predictions(lookup: Lookup) -> None
     pa, pb, pc = (r.booster.predict(sample) for r in (a, b, c))
     np.testing.assert_allclose(pa, pb, rtol=0, atol=1e-6)
     assert not np.allclose(pa, pc, atol=1e-6)
-    assert a.metadata["training_data_sha256"] == b.metadata["training_data_sha256"] != c.metadata["training_data_sha256"]
+    assert (
+        a.metadata["training_data_sha256"]
+        == b.metadata["training_data_sha256"]
+        != c.metadata["training_data_sha256"]
+    )
 
 
 def test_roc_auc_against_hand_computed_values() -> None:

@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from cbamhub.anomaly import extract
 from cbamhub.anomaly.reference import route_table
 
@@ -24,7 +23,10 @@ def test_bands_come_from_the_extract() -> None:
     b = t.direct_band("grey_clinker", "China")
     assert (b.low, b.high) == (0.693, 1.35)
     # §8: primary aluminium 13–15 MWh/t; Türkiye falls back to the 'Other countries' clinker row.
-    assert (t.routes["primary_al"].electricity.low, t.routes["primary_al"].electricity.high) == (13.0, 15.0)  # type: ignore[union-attr]
+    assert (t.routes["primary_al"].electricity.low, t.routes["primary_al"].electricity.high) == (
+        13.0,
+        15.0,
+    )  # type: ignore[union-attr]
     assert t.direct_band("grey_clinker", "Türkiye").high == 1.37
     assert t.countries["India"].grid_ef.low == 0.7
 

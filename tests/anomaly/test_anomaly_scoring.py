@@ -5,7 +5,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from cbamhub.anomaly.drift import heldout_check, precision_warnings
 from cbamhub.anomaly.features import Lookup, feature_matrix
 from cbamhub.anomaly.record import with_copy_counts
@@ -34,7 +33,9 @@ def sample(lookup: Lookup) -> LabelledSet:
     return generate(3_000, 4242, lookup)
 
 
-def test_explanations_name_the_injected_cause(model: LoadedModel, lookup: Lookup, sample: LabelledSet) -> None:
+def test_explanations_name_the_injected_cause(
+    model: LoadedModel, lookup: Lookup, sample: LabelledSet
+) -> None:
     scorer = Scorer(model, lookup=lookup)
     for kind, expected in EXPECTED_QUANTITY.items():
         rows = np.flatnonzero(sample.kind == kind)[:40]
@@ -44,7 +45,9 @@ def test_explanations_name_the_injected_cause(model: LoadedModel, lookup: Lookup
         assert right >= 0.9 * len(scores), (kind, [s.reasons[0].feature for s in scores])
 
 
-def test_reason_text_for_missing_indirect(model: LoadedModel, lookup: Lookup, sample: LabelledSet) -> None:
+def test_reason_text_for_missing_indirect(
+    model: LoadedModel, lookup: Lookup, sample: LabelledSet
+) -> None:
     i = np.flatnonzero(sample.kind == AnomalyKind.MISSING_INDIRECT)[0]
     s = Scorer(model, lookup=lookup).score(to_records(sample, lookup, [i])[0])
     assert s.flagged
@@ -53,7 +56,9 @@ def test_reason_text_for_missing_indirect(model: LoadedModel, lookup: Lookup, sa
     assert f"{lookup.expected_indirect[sample.columns.cell[i]]:.2f} per reference" in text
 
 
-def test_routing_never_changes_or_drops_records(model: LoadedModel, lookup: Lookup, sample: LabelledSet) -> None:
+def test_routing_never_changes_or_drops_records(
+    model: LoadedModel, lookup: Lookup, sample: LabelledSet
+) -> None:
     records = to_records(sample, lookup, range(300))
     before = list(records)
     queue, notifier, log = InMemoryReviewQueue(), RecordingNotifier(), InMemoryScoringLog()
@@ -64,30 +69,49 @@ def test_routing_never_changes_or_drops_records(model: LoadedModel, lookup: Look
     flagged = [s.record_id for s in scores if s.flagged]
     assert 0 < len(flagged) < len(records)
     assert [it.record.record_id for it in queue.pending()] == flagged
-    assert all(it.record is r for it in queue.pending() for r in records if r.record_id == it.record.record_id)
+    assert all(
+        it.record is r
+        for it in queue.pending()
+        for r in records
+        if r.record_id == it.record.record_id
+    )
     assert [rid for _, rid in notifier.sent] == flagged
     assert all(not s.reasons for s in scores if not s.flagged)
     assert log.versions_for(records[0].record_id) == [model.version]
 
 
-def test_threshold_comes_from_configuration(model: LoadedModel, lookup: Lookup, sample: LabelledSet) -> None:
+def test_threshold_comes_from_configuration(
+    model: LoadedModel, lookup: Lookup, sample: LabelledSet
+) -> None:
     records = to_records(sample, lookup, range(200))
-    strict = sum(s.flagged for s in Scorer(model, ScorerConfig(threshold=0.999), lookup=lookup).score_batch(records))
-    loose = sum(s.flagged for s in Scorer(model, ScorerConfig(threshold=0.01), lookup=lookup).score_batch(records))
+    strict = sum(
+        s.flagged
+        for s in Scorer(model, ScorerConfig(threshold=0.999), lookup=lookup).score_batch(records)
+    )
+    loose = sum(
+        s.flagged
+        for s in Scorer(model, ScorerConfig(threshold=0.01), lookup=lookup).score_batch(records)
+    )
     assert strict < loose
 
 
-def test_single_record_path_equals_batch(model: LoadedModel, lookup: Lookup, sample: LabelledSet) -> None:
+def test_single_record_path_equals_batch(
+    model: LoadedModel, lookup: Lookup, sample: LabelledSet
+) -> None:
     records = to_records(sample, lookup, range(50))
     scorer = Scorer(model, lookup=lookup)
     batch = scorer.score_batch(records)
     single = [scorer.score(r) for r in records]
-    assert [s.probability for s in single] == pytest.approx([s.probability for s in batch], abs=1e-6)
+    assert [s.probability for s in single] == pytest.approx(
+        [s.probability for s in batch], abs=1e-6
+    )
     fast = scorer.probabilities(sample.columns)[:50]
     assert [s.probability for s in batch] == pytest.approx(list(fast), abs=1e-6)
 
 
-def test_statistical_rule_is_reported_separately(model: LoadedModel, lookup: Lookup, sample: LabelledSet) -> None:
+def test_statistical_rule_is_reported_separately(
+    model: LoadedModel, lookup: Lookup, sample: LabelledSet
+) -> None:
     scorer = Scorer(model, lookup=lookup)
     i = np.flatnonzero(sample.kind == AnomalyKind.NORMAL)[0]
     r = to_records(sample, lookup, [i])[0]
@@ -104,32 +128,51 @@ def test_statistical_rule_is_reported_separately(model: LoadedModel, lookup: Loo
 
 def test_copy_counts_across_installations(lookup: Lookup, sample: LabelledSet) -> None:
     a, b = to_records(sample, lookup, [0, 1])
-    b = replace(b, installation_id="other", route=a.route, see_direct=a.see_direct,
-                see_indirect=a.see_indirect, electricity_mwh_per_t=a.electricity_mwh_per_t, copies=0)
+    b = replace(
+        b,
+        installation_id="other",
+        route=a.route,
+        see_direct=a.see_direct,
+        see_indirect=a.see_indirect,
+        electricity_mwh_per_t=a.electricity_mwh_per_t,
+        copies=0,
+    )
     same_plant = replace(a, record_id="again", copies=0)
     out = with_copy_counts([replace(a, copies=0), b, same_plant])
     assert [r.copies for r in out] == [1, 1, 1]
     assert with_copy_counts([replace(a, copies=0), same_plant])[0].copies == 0
 
 
-def test_unknown_route_is_an_error_not_a_silent_score(model: LoadedModel, lookup: Lookup, sample: LabelledSet) -> None:
+def test_unknown_route_is_an_error_not_a_silent_score(
+    model: LoadedModel, lookup: Lookup, sample: LabelledSet
+) -> None:
     r = replace(to_records(sample, lookup, [0])[0], route="electrolysis")
     with pytest.raises(ValueError, match="no reference figures"):
         Scorer(model, lookup=lookup).score(r)
 
 
-def test_jsonl_scoring_log(model: LoadedModel, lookup: Lookup, sample: LabelledSet, tmp_path: Path) -> None:
+def test_jsonl_scoring_log(
+    model: LoadedModel, lookup: Lookup, sample: LabelledSet, tmp_path: Path
+) -> None:
     log = JsonlScoringLog(tmp_path / "scores.jsonl")
     Scorer(model, log=log, lookup=lookup).score_batch(to_records(sample, lookup, range(3)))
     assert log.versions_for("syn-1") == [model.version]
     assert log.versions_for("nope") == []
 
 
-def test_drift_warns_when_sector_precision_drops(model: LoadedModel, lookup: Lookup, heldout: LabelledSet) -> None:
+def test_drift_warns_when_sector_precision_drops(
+    model: LoadedModel, lookup: Lookup, heldout: LabelledSet
+) -> None:
     p = model.booster.predict(feature_matrix(heldout.columns, lookup))
     thr = float(model.metadata["threshold"])
     dist, warnings = heldout_check(heldout, p, thr, lookup, model.metadata)
-    assert warnings == [] and {d.sector for d in dist} == {"Cement", "Fertilisers", "Iron and steel", "Aluminium", "Hydrogen"}
+    assert warnings == [] and {d.sector for d in dist} == {
+        "Cement",
+        "Fertilisers",
+        "Iron and steel",
+        "Aluminium",
+        "Hydrogen",
+    }
     # a degraded model: flag every cement record -> cement precision collapses
     sectors = lookup.sector_of_route[heldout.columns.cell // len(lookup.countries)]
     bad = np.where(sectors == 0, 1.0, p)
