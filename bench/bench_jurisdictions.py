@@ -34,7 +34,7 @@ def lines(n: int, seed: int = 7) -> list[ImportLine]:
                 date(2026, 1, 1) + timedelta(days=rnd.randint(0, 364)),
                 actual_see=actual,
                 commitment=f"c{i % 997}",
-            )  # fmt: skip
+            )
         )
     return out
 

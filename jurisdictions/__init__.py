@@ -12,6 +12,7 @@ from .origin import Scheme, carbon_price_evidence, load_schemes
 from .pricing import certificate_price, price_key
 from .recalc import LineDifference, Recalculation, recalculate
 from .rulebook import Figure, FigureMissing, Rulebook, RuleError, RuleVersion, Status, load_rulebook
+from .scenarios import ScenarioInputs, ScenarioResult, run_scenarios
 from .see import SEE, AttributedDirect, Precursor, attributed_indirect, see_complex, see_simple
 from .uk import UkLine, sectoral_price, uk_liability
 
@@ -39,6 +40,8 @@ __all__ = [
     "RuleError",
     "RuleVersion",
     "Rulebook",
+    "ScenarioInputs",
+    "ScenarioResult",
     "Scheme",
     "Status",
     "UkLine",
@@ -54,6 +57,7 @@ __all__ = [
     "load_schemes",
     "price_key",
     "recalculate",
+    "run_scenarios",
     "sectoral_price",
     "see_complex",
     "see_simple",
