@@ -16,13 +16,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from sqlalchemy import func as sa_func
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from . import bundles, proofs, schema
 from .checkpoint import Checkpoint, sign_checkpoint
 from .note import Ed25519Signer
-from .storage import TileReader, tiles_in, upsert
+from .storage import TileReader, insert_ignore, tiles_in, upsert
 from .tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,
@@ -116,21 +117,26 @@ class TransparencyLog:
     ) -> TransparencyLog:
         """Open the log stored in `engine`, creating its head row for a new log."""
         log = cls(engine, origin, signer, tile_cache=tile_cache)
-        async with engine.begin() as conn:
-            row = (await conn.execute(select(schema.head).where(schema.head.c.id == 1))).first()
-            if row is None:
-                # A new log signs its empty tree, so there is always a checkpoint to serve.
+        empty = sign_checkpoint(Checkpoint(origin=origin, size=0, root=EMPTY_ROOT), signer)
+        async with engine.connect() as conn:
+            await conn.execution_options(immediate=True)
+            async with conn.begin():
+                # A new log signs its empty tree, so there is always a checkpoint to serve. Replicas
+                # starting together may race here: the inserts do nothing when a row exists, and
+                # Ed25519 signatures are deterministic, so every replica writes the same bytes.
                 await conn.execute(
-                    schema.head.insert().values(id=1, origin=origin, size=0, root=EMPTY_ROOT)
+                    insert_ignore(conn, schema.head, ["id"]).values(
+                        id=1, origin=origin, size=0, root=EMPTY_ROOT
+                    )
                 )
-                empty = sign_checkpoint(Checkpoint(origin=origin, size=0, root=EMPTY_ROOT), signer)
                 await conn.execute(
-                    schema.checkpoints.insert().values(
+                    insert_ignore(conn, schema.checkpoints, ["size"]).values(
                         size=0, root=EMPTY_ROOT, note=empty.to_text(), created_at=datetime.now(UTC)
                     )
                 )
-            elif row.origin != origin:
-                raise LogError(f"this database holds the log {row.origin!r}, not {origin!r}")
+                row = (await conn.execute(select(schema.head).where(schema.head.c.id == 1))).one()
+                if row.origin != origin:
+                    raise LogError(f"this database holds the log {row.origin!r}, not {origin!r}")
         return log
 
     async def close(self) -> None:
@@ -170,6 +176,14 @@ class TransparencyLog:
         row = (await conn.execute(query)).one()
         edge = self._edge
         if edge is None or edge.size != row.size or edge.root != row.root:
+            signed = (
+                await conn.execute(sa_func.max(schema.checkpoints.c.size).select())
+            ).scalar_one()
+            if signed is not None and signed > row.size:
+                raise LogCorrupted(
+                    f"the log head says size {row.size}, but the log signed a checkpoint of size "
+                    f"{signed}: the head was rolled back"
+                )
             edge = await self._load_edge(conn, row.size)
             if edge.root != row.root:
                 raise LogCorrupted(
@@ -211,6 +225,16 @@ class TransparencyLog:
             if len(entries) < size % TILE_WIDTH:
                 raise LogCorrupted(f"entry bundle {size // TILE_WIDTH} is missing entries")
             edge.bundle = entries[: size % TILE_WIDTH]
+            # The edge entries are carried into the next bundle write: check them against the tile.
+            idx, width, blob = edge.tiles[0]
+            for offset, (entry, stored) in enumerate(
+                zip(edge.bundle, split_hashes(blob[: width * HASH_SIZE]), strict=True)
+            ):
+                if leaf_hash(entry) != stored:
+                    raise LogCorrupted(
+                        f"entry {size - len(edge.bundle) + offset} does not match its leaf hash "
+                        f"in tile 0/{idx}: the entry or the tile was altered"
+                    )
         edge.root = edge.compute_root()
         return edge
 
@@ -227,13 +251,22 @@ class TransparencyLog:
 
     async def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """RFC 9162 PATH(index, D[0:size]) for a committed size."""
-        return await self._range_hashes(size, proofs.inclusion_ranges(index, size))
+        try:
+            ranges = proofs.inclusion_ranges(index, size)
+        except ValueError as error:
+            raise LogError(str(error)) from error
+        return await self._range_hashes(size, ranges)
 
     async def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
-        """RFC 9162 PROOF(old_size, D[0:new_size]) for committed sizes."""
-        if old_size == new_size:
+        """RFC 9162 PROOF(old_size, D[0:new_size]) for committed sizes (empty when they are equal)."""
+        if old_size == new_size and old_size > 0:
+            await self._nodes([], new_size)  # only to refuse a size the log has not committed
             return []
-        return await self._range_hashes(new_size, proofs.consistency_ranges(old_size, new_size))
+        try:
+            ranges = proofs.consistency_ranges(old_size, new_size)
+        except ValueError as error:
+            raise LogError(str(error)) from error
+        return await self._range_hashes(new_size, ranges)
 
     async def root_at(self, size: int) -> bytes:
         """The root hash of the tree at any committed size, from stored subtrees."""
@@ -383,7 +416,11 @@ class TransparencyLog:
                     else:
                         out[(h, i)] = value
         if (0, size - 1) not in out:
-            raise LogError(f"tree size {size} is beyond the log's committed size")
+            committed = (await self.head()).size
+            if size > committed:
+                raise LogError(f"tree size {size} is beyond the log's committed size {committed}")
+            key = tile_key(0, size - 1)
+            raise LogCorrupted(f"tile {key[0]}/{key[1]} lacks leaf {size - 1} of the committed log")
         if missing:
             key, lacking = next(iter(missing.items()))
             raise LogCorrupted(

@@ -49,6 +49,13 @@ async def create_tables(engine: AsyncEngine) -> None:
         await conn.run_sync(schema.metadata.create_all)
 
 
+def insert_ignore(conn: AsyncConnection, table: Any, keys: list[str]) -> Insert:
+    """INSERT ... ON CONFLICT (keys) DO NOTHING for the connection's dialect."""
+    dialect = conn.dialect.name
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return insert.on_conflict_do_nothing(index_elements=keys)
+
+
 def upsert(conn: AsyncConnection, table: Any, keys: list[str]) -> Insert:
     """INSERT ... ON CONFLICT (keys) DO UPDATE for the connection's dialect.
 

@@ -76,13 +76,20 @@ def tile_path(level: int | str, index: int, width: int = TILE_WIDTH) -> str:
 
 
 def parse_tile_index(groups: Sequence[str]) -> int:
-    """Inverse of the index part of `tile_path`; raises ValueError on anything malformed."""
+    """Inverse of the index part of `tile_path`; raises ValueError on anything malformed.
+
+    Only the canonical form is accepted (ASCII digits, no leading `x000` groups), so that each tile
+    has exactly one path, as Go's tlog.ParseTilePath requires.
+    """
     if not groups:
         raise ValueError("empty tile index")
-    for g in groups[:-1]:
-        if len(g) != 4 or g[0] != "x" or not g[1:].isdigit():
-            raise ValueError(f"bad tile index element {g!r}")
-    last = groups[-1]
-    if len(last) != 3 or not last.isdigit():
-        raise ValueError(f"bad tile index element {last!r}")
-    return int("".join([g[1:] for g in groups[:-1]] + [last]))
+    digits = "".join([g[1:] if g.startswith("x") else g for g in groups[:-1]] + [groups[-1]])
+    if not digits.isascii() or not digits.isdigit():
+        raise ValueError(f"bad tile index {'/'.join(groups)!r}")
+    index = int(digits)
+    canonical = tile_path(0, index).split("/", 2)[2]
+    if canonical != "/".join(groups):
+        raise ValueError(
+            f"tile index {'/'.join(groups)!r} is not canonical (expected {canonical!r})"
+        )
+    return index

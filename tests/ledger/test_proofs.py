@@ -372,11 +372,6 @@ def test_parse_tile_index_rejects_malformed_elements(groups: list[str]) -> None:
         parse_tile_index(groups)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG tiles.parse_tile_index: str.isdigit() accepts non-ASCII decimal digits "
-    "(Arabic-Indic '١٢٣' parses as 123); tlog-tiles paths are ASCII digits only",
-)
 @pytest.mark.parametrize(
     "groups", [["\u0661\u0662\u0663"], ["x\u0661\u0662\u0663", "000"], ["\uff11\uff12\uff13"]]
 )
@@ -385,12 +380,6 @@ def test_parse_tile_index_rejects_non_ascii_digits(groups: list[str]) -> None:
         parse_tile_index(groups)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG tiles.parse_tile_index: accepts non-canonical encodings with leading x000 "
-    "elements (x000/001 == 1), so one tile has many paths; Go's tlog.ParseTilePath requires "
-    "path == Tile.Path()",
-)
 @pytest.mark.parametrize("groups", [["x000", "001"], ["x000", "x001", "000"], ["x000", "000"]])
 def test_parse_tile_index_rejects_non_canonical_paths(groups: list[str]) -> None:
     with pytest.raises(ValueError):
