@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from cbamhub.ledger.cosign import BlsPublicKey, WitnessPolicy
+from cbamhub.ledger.tiles_http import create_tiles_app
 from cbamhub.ledger.witness.client import WitnessClient
 from cbamhub.ledger.witnessing import CheckpointWitnessing
 from cbamhub.vault.shards import ShardRouter
@@ -73,14 +74,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         router = await ShardRouter.open(settings)
         app.state.router = router
-        try:
-            from cbamhub.ledger.tiles_http import create_tiles_app
-
-            app.state.tiles_apps = {
-                r: create_tiles_app(router.shard(r).log) for r in router.regions
-            }
-        except ImportError:  # TEMPORARY while tiles_http lands
-            app.state.tiles_apps = {}
+        app.state.tiles_apps = {r: create_tiles_app(router.shard(r).log) for r in router.regions}
         stop = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
         clients: list[WitnessClient] = []

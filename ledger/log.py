@@ -377,7 +377,10 @@ class TransparencyLog:
             ).scalar_one_or_none()
         if data is None:
             raise LogError(f"no entry bundle {index}")
-        return bundles.decode(data)
+        try:
+            return bundles.decode(data)
+        except ValueError as error:
+            raise LogCorrupted(f"entry bundle {index}: {error}") from error
 
     async def _range_hashes(self, size: int, ranges: Sequence[proofs.Range]) -> list[bytes]:
         needed = [n for a, b in ranges for n in proofs.perfect_nodes(a, b)]

@@ -255,3 +255,18 @@ async def test_regulator_checks_consistency_between_two_checkpoints(hub: Hub) ->
     )
     proof = [base64.b64decode(h) for h in body["data"]["consistencyProof"]]
     verify_consistency(old.size, new.size, old.root, new.root, proof)
+
+
+async def test_the_regions_logs_are_served_as_tiles_an_auditor_can_check(hub: Hub) -> None:
+    from cbamhub.ledger.audit import HttpTileSource, audit
+
+    await hub.gql(PUBLISH, input=hub.signed_input(hub.record()))
+    async with httpx.AsyncClient() as client:
+        checkpoint = await client.get(f"{hub.url}/log/row/checkpoint")
+        assert checkpoint.status_code == 200
+        assert checkpoint.text.startswith(f"{hub.settings.log_origin('row')}\n2\n")
+        assert (await client.get(f"{hub.url}/log/mars/checkpoint")).status_code == 404
+    async with HttpTileSource(f"{hub.url}/log/row") as source:
+        report = await audit(source, hub.vkey("row"))
+    assert report.ok, report.problems
+    assert report.size == 2
