@@ -73,6 +73,8 @@ class LineResult:
     default_value: str | None  # e.g. "CN/7208/C" with fallback marker
     gaps: tuple[str, ...]
     commitment: str | None
+    # ledger commitment of the Art. 9 carbon-price evidence, when it reduced this line's certificates
+    evidence_commitment: str | None = None
 
     @property
     def embedded(self) -> Decimal:
@@ -131,7 +133,9 @@ class AnnualDeclaration:
 
     @property
     def commitments(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(ln.commitment for ln in self.lines if ln.commitment))
+        """Commitments of the records used (supplier data, then Art. 9 evidence), each once."""
+        found = [c for ln in self.lines for c in (ln.commitment, ln.evidence_commitment) if c]
+        return tuple(dict.fromkeys(found))
 
 
 class _Compiled:
@@ -266,6 +270,7 @@ def _line(
         ln.line_id, cn, sector, ln.origin, ln.net_mass, basis, rules.version, see, e_dir, e_ind, faa,
         ded.eur, ded.certificates, certs, price, None if price is None else certs * price,
         default_ref, tuple(gaps), ln.commitment,
+        ln.carbon_price.commitment if ln.carbon_price is not None and ded.certificates > 0 else None,
     )  # fmt: skip
 
 
