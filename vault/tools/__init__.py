@@ -1,0 +1,1 @@
+"""Maintenance scripts that regenerate the vault's vendored data from ../shared/reference."""
