@@ -39,6 +39,7 @@ __all__ = [
     "DocumentError",
     "ReportHeader",
     "annual_declaration_xml",
+    "decimal_text",
     "declaration_dict",
     "declaration_html",
     "declaration_json",
@@ -117,10 +118,13 @@ def validate(document: bytes) -> None:
 # --- building blocks -----------------------------------------------------------------------------
 
 
-def _num(value: Decimal) -> str:
-    """xs:decimal text: fixed point (never 1E+1), no negative zero."""
+def decimal_text(value: Decimal) -> str:
+    """xs:decimal / JSON text of an exact figure: fixed point (never 1E+1), no negative zero."""
     text = format(value, "f")
     return "0" if text.lstrip("-").strip("0.") == "" else text
+
+
+_num = decimal_text
 
 
 def _text(value: str, what: str) -> str:
