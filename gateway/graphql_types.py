@@ -33,6 +33,9 @@ class PublishedRecord:
     leaf_index: Long
     tree_size: Long
     checkpoint: str = strawberry.field(description="The log-signed checkpoint (C2SP signed note).")
+    replayed: bool = strawberry.field(
+        default=False, description="Already published before: this is the existing record."
+    )
 
 
 @strawberry.type(description="Proof that a record's ledger entry is in the region's log.")

@@ -75,27 +75,62 @@ class Query:
             raise graphql_error(error) from error
 
 
+def _submissions(
+    items: list[SignedRecordInput],
+) -> tuple[list[publishing.Submission], list[dict[str, object]]]:
+    """Decode the inputs; a signature that is not base64 is a problem of its row, not a crash."""
+    submissions, problems = [], []
+    for row, item in enumerate(items):
+        try:
+            signature = base64.b64decode(item.signature, validate=True)
+        except binascii.Error:
+            signature = b""
+            problems.append(
+                {"row": row, "code": "BAD_USER_INPUT", "field": "signature", "reason": "not base64"}
+            )
+        submissions.append(publishing.Submission(item.payload.encode(), signature, item.key_id))
+    return submissions, problems
+
+
+def _published(published: publishing.Published) -> PublishedRecord:
+    return PublishedRecord(
+        record_id=strawberry.ID(published.record_id),
+        region=published.region,
+        leaf_index=Long(published.leaf_index),
+        tree_size=Long(published.tree_size),
+        checkpoint=published.checkpoint,
+        replayed=published.replayed,
+    )
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Publish a manufacturer-signed record into its home region.")
     async def publish_record(self, info: Info, input: SignedRecordInput) -> PublishedRecord:
         try:
-            try:
-                signature = base64.b64decode(input.signature, validate=True)
-            except binascii.Error as error:
-                raise BadInput("signature is not base64") from error
+            (submission,), problems = _submissions([input])
+            if problems:
+                raise BadInput("signature is not base64")
             published = await publishing.publish(
-                _router(info), input.payload.encode(), signature, input.key_id
+                _router(info), submission.payload, submission.signature, submission.key_id
             )
         except VaultError as error:
             raise graphql_error(error) from error
-        return PublishedRecord(
-            record_id=strawberry.ID(published.record_id),
-            region=published.region,
-            leaf_index=Long(published.leaf_index),
-            tree_size=Long(published.tree_size),
-            checkpoint=published.checkpoint,
-        )
+        return _published(published)
+
+    @strawberry.mutation(
+        description="Publish a batch of signed records atomically: one bad row rejects the batch "
+        "with every bad row listed in extensions.problems; replays return the existing records."
+    )
+    async def publish_records(
+        self, info: Info, input: list[SignedRecordInput]
+    ) -> list[PublishedRecord]:
+        try:
+            submissions, problems = _submissions(input)
+            published = await publishing.publish_batch(_router(info), submissions, problems)
+        except VaultError as error:
+            raise graphql_error(error) from error
+        return [_published(p) for p in published]
 
 
 def _unexpected(error: GraphQLError) -> bool:

@@ -1,30 +1,50 @@
-"""Submission -> validation -> signature check -> home shard -> ledger, in one transaction.
+"""Submission -> validation -> signature check -> home shard -> ledger, in one transaction per shard.
 
 A record is stored only in the shard of its installation's home region, with the ledger entry that
-anchors it; the two commit together or not at all.
+anchors it; the two commit together or not at all. A batch is checked whole before anything is
+written: one bad row rejects the batch with a report of every bad row. Replays of an already published
+signed payload are idempotent in a batch (the existing record is returned, nothing is written) and an
+error for a single submission.
+
+A batch that spans regions holds every region's writer (in a fixed order, so batches never deadlock)
+until all rows and entries are written, then commits region by region: only a crash between two
+regions' commits can leave part of it committed, and re-submitting the same batch completes it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from cbamhub.ledger.log import LogWriter
 from cbamhub.ledger.statements import Statement, StatementKind, canonical, commitment, new_salt
 from pydantic import ValidationError
 from sqlalchemy import select
 
 from . import schema
-from .errors import BadInput, DuplicateSubmission, InvalidSignature, UnknownKey
-from .identities import organisation_key
+from .errors import BadInput, DuplicateSubmission, InvalidSignature, UnknownKey, VaultError
+from .identities import RegisteredKey, organisation_key
 from .ids import new_id
 from .models import EmissionsRecordIn
-from .shards import ShardRouter
+from .shards import Shard, ShardRouter
 from .signing import signature_valid
 
 MAX_PAYLOAD_BYTES = 64 * 1024
+MAX_BATCH = 10_000
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A record as signed by its manufacturer: canonical JSON bytes, signature, key id."""
+
+    payload: bytes
+    signature: bytes
+    key_id: str
 
 
 @dataclass(frozen=True)
@@ -34,6 +54,17 @@ class Published:
     leaf_index: int
     tree_size: int
     checkpoint: str
+    replayed: bool = False
+    """True when the payload was already published: this is the existing record."""
+
+
+@dataclass(frozen=True)
+class _Checked:
+    row: int
+    submission: Submission
+    record: EmissionsRecordIn
+    document: Any
+    digest: bytes
 
 
 def parse_payload(payload: bytes) -> tuple[EmissionsRecordIn, Any]:
@@ -57,58 +88,161 @@ def parse_payload(payload: bytes) -> tuple[EmissionsRecordIn, Any]:
     return record, document
 
 
-async def publish(router: ShardRouter, payload: bytes, signature: bytes, kid: str) -> Published:
-    """Publish one signed record; raises a VaultError and writes nothing on any problem."""
-    record, document = parse_payload(payload)
-    key = await organisation_key(router, record.manufacturer_id, kid)
+async def _check(
+    router: ShardRouter,
+    row: int,
+    submission: Submission,
+    keys: dict[tuple[str, str], RegisteredKey],
+) -> _Checked:
+    record, document = parse_payload(submission.payload)
+    cache_key = (record.manufacturer_id, submission.key_id)
+    key = keys.get(cache_key)
+    if key is None:
+        key = await organisation_key(router, record.manufacturer_id, submission.key_id)
+        keys[cache_key] = key
     if key.revoked_at is not None:
-        raise UnknownKey(f"key {kid} was revoked at {key.revoked_at.isoformat()}")
-    if not signature_valid(key.public_key, payload, signature):
+        raise UnknownKey(f"key {submission.key_id} was revoked at {key.revoked_at.isoformat()}")
+    if not signature_valid(key.public_key, submission.payload, submission.signature):
         raise InvalidSignature(
-            f"the signature does not match the payload under key {kid} of {record.manufacturer_id}"
+            f"the signature does not match the payload under key {submission.key_id} "
+            f"of {record.manufacturer_id}"
         )
-    shard = router.for_country(record.installation_country)
-    digest = hashlib.sha256(payload).digest()
-    record_id = new_id("rec", shard.region)
-    salt = new_salt()
-    now = datetime.now(UTC)
+    return _Checked(row, submission, record, document, hashlib.sha256(submission.payload).digest())
+
+
+def _problems(row: int, error: VaultError) -> list[dict[str, Any]]:
+    listed = error.details.get("problems")
+    if listed:
+        return [{"row": row, "code": error.code, **p} for p in listed]
+    return [{"row": row, "code": error.code, "field": "(submission)", "reason": error.message}]
+
+
+async def publish_batch(
+    router: ShardRouter,
+    submissions: Sequence[Submission],
+    known_problems: Sequence[dict[str, Any]] = (),
+) -> list[Published]:
+    """Publish a batch atomically; results in input order. Raises BadInput listing every bad row.
+
+    `known_problems` are rows the caller already found bad while decoding (e.g. a signature that is
+    not base64): they reject the batch too, and are reported together with every other bad row.
+    """
+    if not submissions:
+        raise BadInput("an empty batch publishes nothing")
+    if len(submissions) > MAX_BATCH:
+        raise BadInput(f"a batch holds at most {MAX_BATCH} records, not {len(submissions)}")
+    keys: dict[tuple[str, str], RegisteredKey] = {}
+    checked: list[_Checked] = []
+    problems: list[dict[str, Any]] = list(known_problems)
+    known_rows = {p["row"] for p in known_problems}
+    for row, submission in enumerate(submissions):
+        if row in known_rows:
+            continue
+        try:
+            checked.append(await _check(router, row, submission, keys))
+        except VaultError as error:
+            problems.extend(_problems(row, error))
+    if problems:
+        rows = len({p["row"] for p in problems})
+        raise BadInput(
+            f"{rows} of {len(submissions)} rows are invalid: nothing was published",
+            {"problems": problems},
+        )
+    by_region: dict[str, list[_Checked]] = {}
+    for item in checked:
+        by_region.setdefault(
+            router.for_country(item.record.installation_country).region, []
+        ).append(item)
+    results: dict[int, Published] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        for region in sorted(by_region):
+            shard = router.shard(region)
+            writer = await stack.enter_async_context(shard.log.writer())
+            results.update(await _write(shard, writer, by_region[region]))
+    return [results[row] for row in range(len(submissions))]
+
+
+async def publish(router: ShardRouter, payload: bytes, signature: bytes, kid: str) -> Published:
+    """Publish one signed record; raises a typed VaultError and writes nothing on any problem."""
+    keys: dict[tuple[str, str], RegisteredKey] = {}
+    item = await _check(router, 0, Submission(payload, signature, kid), keys)
+    shard = router.for_country(item.record.installation_country)
     async with shard.log.writer() as writer:
-        conn = writer.connection
-        existing = (
-            await conn.execute(
-                select(schema.records.c.id, schema.records.c.leaf_index).where(
-                    schema.records.c.payload_sha256 == digest
-                )
-            )
-        ).first()
-        if existing is not None:
+        published = (await _write(shard, writer, [item]))[0]
+        if published.replayed:
             raise DuplicateSubmission(
-                f"this signed payload was already published as {existing.id}",
-                {"recordId": existing.id, "leafIndex": existing.leaf_index},
+                f"this signed payload was already published as {published.record_id}",
+                {"recordId": published.record_id, "leafIndex": published.leaf_index},
             )
-        leaf_index = writer.size
-        await conn.execute(
-            schema.records.insert().values(
-                id=record_id,
-                manufacturer_id=record.manufacturer_id,
-                installation_id=record.installation_id,
-                cn_code=record.cn_code,
-                period=record.period,
-                payload=payload,
-                payload_sha256=digest,
-                signature=signature,
-                key_id=kid,
-                salt=salt,
-                leaf_index=leaf_index,
-                recorded_at=now,
-            )
+    return published
+
+
+async def _write(shard: Shard, writer: LogWriter, items: list[_Checked]) -> dict[int, Published]:
+    """Insert the new records of one shard and append their statements, inside `writer`."""
+    conn = writer.connection
+    digests = list({item.digest for item in items})
+    existing = {
+        row.payload_sha256: row
+        for row in await conn.execute(
+            select(
+                schema.records.c.id, schema.records.c.leaf_index, schema.records.c.payload_sha256
+            ).where(schema.records.c.payload_sha256.in_(digests))
         )
-        statement = Statement(
-            kind=StatementKind.RECORD_PUBLISHED,
-            subject={"record": record_id, "installation": record.installation_id},
-            time=now.isoformat().replace("+00:00", "Z"),
-            signer=kid,
-            commitment=commitment(salt, document),
+    }
+    now = datetime.now(UTC)
+    time = now.isoformat().replace("+00:00", "Z")
+    rows: list[dict[str, Any]] = []
+    statements: list[bytes] = []
+    placed: dict[bytes, tuple[str, int]] = {}
+    fresh: dict[int, tuple[str, int]] = {}
+    replays: dict[int, tuple[str, int]] = {}
+    for item in items:
+        if item.digest in existing:
+            found = existing[item.digest]
+            replays[item.row] = (found.id, found.leaf_index)
+            continue
+        if item.digest in placed:  # the same signed payload twice in one batch
+            replays[item.row] = placed[item.digest]
+            continue
+        record_id = new_id("rec", shard.region)
+        leaf_index = writer.size + len(statements)
+        salt = new_salt()
+        rows.append(
+            {
+                "id": record_id,
+                "manufacturer_id": item.record.manufacturer_id,
+                "installation_id": item.record.installation_id,
+                "cn_code": item.record.cn_code,
+                "period": item.record.period,
+                "payload": item.submission.payload,
+                "payload_sha256": item.digest,
+                "signature": item.submission.signature,
+                "key_id": item.submission.key_id,
+                "salt": salt,
+                "leaf_index": leaf_index,
+                "recorded_at": now,
+            }
         )
-        result = await writer.append([statement.to_bytes()])
-    return Published(record_id, shard.region, leaf_index, result.size, result.checkpoint)
+        statements.append(
+            Statement(
+                kind=StatementKind.RECORD_PUBLISHED,
+                subject={"record": record_id, "installation": item.record.installation_id},
+                time=time,
+                signer=item.submission.key_id,
+                commitment=commitment(salt, item.document),
+            ).to_bytes()
+        )
+        placed[item.digest] = fresh[item.row] = (record_id, leaf_index)
+    if rows:
+        await conn.execute(schema.records.insert(), rows)
+        appended = await writer.append(statements)
+        size, checkpoint = appended.size, appended.checkpoint
+    else:
+        size = writer.size
+        checkpoint = await shard.log.checkpoint(size)
+    out: dict[int, Published] = {}
+    for row, (record_id, leaf_index) in fresh.items():
+        out[row] = Published(record_id, shard.region, leaf_index, size, checkpoint)
+    for row, (record_id, leaf_index) in replays.items():
+        out[row] = Published(record_id, shard.region, leaf_index, size, checkpoint, replayed=True)
+    return out

@@ -8,21 +8,12 @@ import base64
 import json
 import subprocess
 import sys
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
-from cbamhub.gateway.app import create_app
-from cbamhub.vault import identities
-from cbamhub.vault.models import OrganisationIn
-from cbamhub.vault.shards import ShardRouter, load_log_signer
 from cbamhub.vault.signing import OrganisationKey
-from sqlalchemy.ext.asyncio import create_async_engine
-
-from cbamhub.settings import Settings
+from gateway_hub import Hub, count_rows
 
 PUBLISH = """mutation($input: SignedRecordInput!) {
   publishRecord(input: $input) { recordId region leafIndex treeSize checkpoint }
@@ -31,79 +22,6 @@ RECORD = """query($id: ID!) {
   record(id: $id) { id region cnCode seeDirect seeIndirect evidence
     inclusionProof { leafIndex treeSize hashes final checkpoint } }
 }"""
-
-
-class Hub:
-    def __init__(
-        self, url: str, settings: Settings, manufacturer: str, key: OrganisationKey
-    ) -> None:
-        self.url = url
-        self.settings = settings
-        self.manufacturer = manufacturer
-        self.key = key
-
-    def record(self, **changes: Any) -> dict[str, Any]:
-        base = {
-            "manufacturer_id": self.manufacturer,
-            "installation_id": "TR-IST-001",
-            "installation_country": "TR",
-            "cn_code": "72081000",
-            "period": "2026-Q1",
-            "see_direct": 1.92,
-            "see_indirect": 0.31,
-        }
-        return {**base, **changes}
-
-    def signed_input(self, document: Any, key: OrganisationKey | None = None) -> dict[str, str]:
-        signed = (key or self.key).sign_document(document)
-        return {
-            "payload": signed.payload.decode(),
-            "signature": base64.b64encode(signed.signature).decode(),
-            "keyId": signed.key_id,
-        }
-
-    async def gql(self, query: str, **variables: Any) -> dict[str, Any]:
-        async with httpx.AsyncClient(timeout=30) as client:
-            response = await client.post(
-                f"{self.url}/graphql", json={"query": query, "variables": variables}
-            )
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    def vkey(self, region: str) -> str:
-        return load_log_signer(self.settings, region).vkey()
-
-
-@pytest.fixture
-async def hub(region_urls: dict[str, str], tmp_path: Path, serve_asgi: Callable[..., str]) -> Hub:
-    settings = Settings(
-        data_dir=tmp_path,
-        regions=region_urls,
-        country_regions={"DE": "eu", "FR": "eu", "CN": "cn"},
-        default_region="row",
-        create_missing_keys=True,
-    )
-    key = OrganisationKey.generate()
-    registered: dict[str, str] = {}
-
-    async def on_startup(router: ShardRouter) -> None:
-        organisation = OrganisationIn(role="manufacturer", legal_name="Test Steel", country="TR")
-        registered["id"] = await identities.register_organisation(
-            router, organisation, key.public_key
-        )
-
-    url = serve_asgi(create_app(settings, on_startup=on_startup))
-    return Hub(url, settings, registered["id"], key)
-
-
-async def count_rows(url: str, table: str) -> int:
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return int((await conn.execute(sa.text(f"SELECT count(*) FROM {table}"))).scalar_one())
-    finally:
-        await engine.dispose()
 
 
 def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,66 @@
+"""Helpers of the gateway tests: a client for a running hub: real uvicorn on loopback, one database per region (SQLite and
+PostgreSQL), and a registered manufacturer whose key signs on the test's side."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from cbamhub.vault.shards import load_log_signer
+from cbamhub.vault.signing import OrganisationKey
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from cbamhub.settings import Settings
+
+
+class Hub:
+    def __init__(
+        self, url: str, settings: Settings, manufacturer: str, key: OrganisationKey
+    ) -> None:
+        self.url = url
+        self.settings = settings
+        self.manufacturer = manufacturer
+        self.key = key
+
+    def record(self, **changes: Any) -> dict[str, Any]:
+        base = {
+            "manufacturer_id": self.manufacturer,
+            "installation_id": "TR-IST-001",
+            "installation_country": "TR",
+            "cn_code": "72081000",
+            "period": "2026-Q1",
+            "see_direct": 1.92,
+            "see_indirect": 0.31,
+        }
+        return {**base, **changes}
+
+    def signed_input(self, document: Any, key: OrganisationKey | None = None) -> dict[str, str]:
+        signed = (key or self.key).sign_document(document)
+        return {
+            "payload": signed.payload.decode(),
+            "signature": base64.b64encode(signed.signature).decode(),
+            "keyId": signed.key_id,
+        }
+
+    async def gql(self, query: str, **variables: Any) -> dict[str, Any]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            response = await client.post(
+                f"{self.url}/graphql", json={"query": query, "variables": variables}
+            )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def vkey(self, region: str) -> str:
+        return load_log_signer(self.settings, region).vkey()
+
+
+async def count_rows(url: str, table: str) -> int:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return int((await conn.execute(sa.text(f"SELECT count(*) FROM {table}"))).scalar_one())
+    finally:
+        await engine.dispose()
