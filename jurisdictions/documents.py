@@ -16,6 +16,7 @@ against its XSD before it is returned; an invalid one raises ``DocumentError`` i
 from __future__ import annotations
 
 import html
+import io
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -28,6 +29,7 @@ from importlib import resources
 from typing import Any
 
 import xmlschema
+from xmlschema.exceptions import XMLResourceExceeded
 
 from .declaration import AnnualDeclaration, ImportLine, LineResult
 
@@ -110,7 +112,13 @@ def validate(document: bytes) -> None:
     namespace = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
     if namespace not in _XSD:
         raise DocumentError(f"no schema for namespace {namespace!r}")
-    errors = [e.reason or str(e) for e in _schema(namespace).iter_errors(document.decode("utf-8"))]
+    try:
+        resource = xmlschema.XMLResource(io.BytesIO(document))
+    except XMLResourceExceeded:
+        # an annual declaration of 50,000 lines has ~1.5 million elements, past xmlschema's
+        # in-memory limit; a lazy resource streams the tree instead (about twice as slow)
+        resource = xmlschema.XMLResource(io.BytesIO(document), lazy=True)
+    errors = [e.reason or str(e) for e in _schema(namespace).iter_errors(resource)]
     if errors:
         raise DocumentError(f"invalid against {_XSD[namespace]}: " + "; ".join(errors[:5]))
 

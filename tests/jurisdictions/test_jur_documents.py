@@ -230,3 +230,14 @@ def test_html_escapes_hostile_strings(book) -> None:
     assert "http" not in page  # no external assets
     doc = annual_declaration_xml(d, evil)
     assert ET.fromstring(doc).findtext(A + "DeclarationId") == evil
+
+
+def test_large_documents_validate_lazily(decl, monkeypatch) -> None:
+    """Past xmlschema's element limit (a 50,000-line declaration) validation streams the tree."""
+    from xmlschema import _limits
+
+    doc = annual_declaration_xml(decl, "D-big")
+    monkeypatch.setattr(_limits, "MAX_XML_ELEMENTS", 20)
+    validate(doc)
+    with pytest.raises(DocumentError, match="annual_declaration.xsd"):
+        validate(doc.replace(b"<Year>2026</Year>", b""))
