@@ -1,48 +1,12 @@
-"""Fixtures for the jurisdiction tests: the packaged rule book and helpers to add test rule versions.
-
-Figures that tests add to rule versions (benchmarks, exchange rates, weekly prices) are labelled as
-test inputs in their ``source``: they exercise a mechanism whose official figure is not yet in
-shared/reference, and are never shipped as rule data.
-"""
+"""Fixtures for the jurisdiction tests: the packaged rule book (helpers live in jur_support.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, date, datetime
-from decimal import Decimal
-from pathlib import Path
-from typing import Any
+from datetime import date
 
 import pytest
-from cbamhub.jurisdictions.rulebook import Figure, Rulebook, RuleVersion, Status, load_rulebook
-
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
-RECORDED = datetime(2026, 11, 23, tzinfo=UTC)
-LATER = datetime(2026, 12, 15, tzinfo=UTC)
-
-
-def test_figure(key: str, value: Any, why: str) -> Figure:
-    return Figure(key, value, Status.UNCONFIRMED, f"TEST INPUT, not a regulatory figure: {why}")
-
-
-test_figure.__test__ = False  # type: ignore[attr-defined]
-
-
-def add_version(
-    book: Rulebook,
-    name: str,
-    changes: Mapping[str, Any],
-    *,
-    recorded_at: datetime = LATER,
-    valid_from: date | None = None,
-    why: str = "mechanism test",
-) -> Rulebook:
-    base = book.at(valid_from or date(2026, 1, 1), RECORDED)
-    figs = {
-        k: test_figure(k, Decimal(str(v)) if isinstance(v, int | float | str) else v, why)
-        for k, v in changes.items()
-    }
-    return book.with_version(base.revised(name, recorded_at, figs, valid_from=valid_from))
+from cbamhub.jurisdictions.rulebook import Rulebook, RuleVersion, load_rulebook
+from jur_support import RECORDED
 
 
 @pytest.fixture(scope="session")

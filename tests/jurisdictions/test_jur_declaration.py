@@ -11,9 +11,9 @@ from cbamhub.jurisdictions.declaration import ImportLine, declare
 from cbamhub.jurisdictions.defaults import load_default_table
 from cbamhub.jurisdictions.recalc import recalculate
 from cbamhub.jurisdictions.see import SEE, AttributedDirect, Precursor, see_complex, see_simple
-from conftest import LATER, RECORDED, add_version
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jur_support import LATER, RECORDED, add_version
 
 FEB = date(2026, 2, 10)
 

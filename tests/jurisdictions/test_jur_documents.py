@@ -30,7 +30,7 @@ from cbamhub.jurisdictions.documents import (
     validate,
 )
 from cbamhub.jurisdictions.see import SEE
-from conftest import RECORDED
+from jur_support import RECORDED
 
 Q = f"{{{QREPORT_NS}}}"
 A = f"{{{DECLARATION_NS}}}"

@@ -11,7 +11,7 @@ import pytest
 from cbamhub.jurisdictions.defaults import load_default_table
 from cbamhub.jurisdictions.rulebook import FigureMissing, Rulebook, RuleError, Status, load_json
 from cbamhub.jurisdictions.tools.extract_defaults import build_extract
-from conftest import LATER, RECORDED, REFERENCE, add_version
+from jur_support import LATER, RECORDED, REFERENCE, add_version
 
 
 def test_every_figure_has_a_source_and_status(book: Rulebook) -> None:

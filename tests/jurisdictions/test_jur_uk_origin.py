@@ -11,7 +11,7 @@ from cbamhub.jurisdictions.origin import carbon_price_evidence, load_schemes
 from cbamhub.jurisdictions.rulebook import FigureMissing, load_rulebook
 from cbamhub.jurisdictions.see import SEE
 from cbamhub.jurisdictions.uk import uk_liability
-from conftest import RECORDED, test_figure
+from jur_support import RECORDED, test_figure
 
 LATER = datetime(2027, 6, 1, tzinfo=UTC)
 
