@@ -243,6 +243,11 @@ def parser() -> argparse.ArgumentParser:
     checkpoint.add_argument("--witnesses")
     checkpoint.add_argument("--threshold", type=int)
     checkpoint.set_defaults(func=cmd_verify_checkpoint)
+
+    from cbamhub import cli_db, cli_declare
+
+    cli_db.register(sub)
+    cli_declare.register(sub)
     return top
 
 

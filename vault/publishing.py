@@ -14,7 +14,6 @@ regions' commits can leave part of it committed, and re-submitting the same batc
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,7 +63,6 @@ class _Checked:
     submission: Submission
     record: EmissionsRecordIn
     document: Any
-    digest: bytes
 
 
 def parse_payload(payload: bytes) -> tuple[EmissionsRecordIn, Any]:
@@ -107,7 +105,7 @@ async def _check(
             f"the signature does not match the payload under key {submission.key_id} "
             f"of {record.manufacturer_id}"
         )
-    return _Checked(row, submission, record, document, hashlib.sha256(submission.payload).digest())
+    return _Checked(row, submission, record, document)
 
 
 def _problems(row: int, error: VaultError) -> list[dict[str, Any]]:
@@ -180,13 +178,14 @@ async def publish(router: ShardRouter, payload: bytes, signature: bytes, kid: st
 async def _write(shard: Shard, writer: LogWriter, items: list[_Checked]) -> dict[int, Published]:
     """Insert the new records of one shard and append their statements, inside `writer`."""
     conn = writer.connection
-    digests = list({item.digest for item in items})
+    digest_of = {item.row: shard.replay_digest(item.submission.payload) for item in items}
+    digests = list(set(digest_of.values()))
     existing = {
-        row.payload_sha256: row
+        row.replay_digest: row
         for row in await conn.execute(
             select(
-                schema.records.c.id, schema.records.c.leaf_index, schema.records.c.payload_sha256
-            ).where(schema.records.c.payload_sha256.in_(digests))
+                schema.records.c.id, schema.records.c.leaf_index, schema.records.c.replay_digest
+            ).where(schema.records.c.replay_digest.in_(digests))
         )
     }
     now = datetime.now(UTC)
@@ -197,12 +196,12 @@ async def _write(shard: Shard, writer: LogWriter, items: list[_Checked]) -> dict
     fresh: dict[int, tuple[str, int]] = {}
     replays: dict[int, tuple[str, int]] = {}
     for item in items:
-        if item.digest in existing:
-            found = existing[item.digest]
+        if digest_of[item.row] in existing:
+            found = existing[digest_of[item.row]]
             replays[item.row] = (found.id, found.leaf_index)
             continue
-        if item.digest in placed:  # the same signed payload twice in one batch
-            replays[item.row] = placed[item.digest]
+        if digest_of[item.row] in placed:  # the same signed payload twice in one batch
+            replays[item.row] = placed[digest_of[item.row]]
             continue
         record_id = new_id("rec", shard.region)
         leaf_index = writer.size + len(statements)
@@ -214,9 +213,9 @@ async def _write(shard: Shard, writer: LogWriter, items: list[_Checked]) -> dict
                 "installation_id": item.record.installation_id,
                 "cn_code": item.record.cn_code,
                 "period": item.record.period,
-                "payload": item.submission.payload,
-                "payload_sha256": item.digest,
-                "signature": item.submission.signature,
+                "payload": shard.seal(item.submission.payload, record_id, "payload"),
+                "replay_digest": digest_of[item.row],
+                "signature": shard.seal(item.submission.signature, record_id, "signature"),
                 "key_id": item.submission.key_id,
                 "salt": salt,
                 "leaf_index": leaf_index,
@@ -232,7 +231,7 @@ async def _write(shard: Shard, writer: LogWriter, items: list[_Checked]) -> dict
                 commitment=commitment(salt, item.document),
             ).to_bytes()
         )
-        placed[item.digest] = fresh[item.row] = (record_id, leaf_index)
+        placed[digest_of[item.row]] = fresh[item.row] = (record_id, leaf_index)
     if rows:
         await conn.execute(schema.records.insert(), rows)
         appended = await writer.append(statements)

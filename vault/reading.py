@@ -50,7 +50,9 @@ async def record_with_proof(router: ShardRouter, record_id: str) -> StoredRecord
         size = SignedCheckpoint.parse(note).checkpoint.size
     entry = (await log.entries(row.leaf_index, row.leaf_index + 1))[0]
     proof = await log.inclusion_proof(row.leaf_index, size)
-    document = json.loads(row.payload)
+    payload = shard.open_sealed(row.payload, row.id, "payload")
+    signature = shard.open_sealed(row.signature, row.id, "signature")
+    document = json.loads(payload)
     evidence = RecordEvidence(
         document=document,
         salt=row.salt,
@@ -65,7 +67,7 @@ async def record_with_proof(router: ShardRouter, record_id: str) -> StoredRecord
         region=shard.region,
         document=document,
         key_id=row.key_id,
-        signature=row.signature,
+        signature=signature,
         evidence=evidence,
         final=final is not None,
     )

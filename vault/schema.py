@@ -35,9 +35,11 @@ records = Table(
     Column("installation_id", Text, nullable=False),
     Column("cn_code", Text, nullable=False),
     Column("period", Text, nullable=False),
-    Column("payload", LargeBinary, nullable=False),
-    Column("payload_sha256", LargeBinary, nullable=False, unique=True),
-    Column("signature", LargeBinary, nullable=False),
+    Column("payload", LargeBinary, nullable=False),  # sealed: see vault/crypto.py
+    # HMAC-SHA256 of the signed payload under the region's index key: finds replays without a plain
+    # hash (or the signature) that would let anyone confirm a guessed emissions figure.
+    Column("replay_digest", LargeBinary, nullable=False, unique=True),
+    Column("signature", LargeBinary, nullable=False),  # sealed too: it would confirm guesses
     Column("key_id", Text, nullable=False),
     Column("salt", LargeBinary, nullable=False),
     Column("leaf_index", BigInteger, nullable=False, unique=True),

@@ -8,21 +8,30 @@ by a node inside that region without any caller changing.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cbamhub.ledger.log import TransparencyLog
 from cbamhub.ledger.note import Ed25519Signer
-from cbamhub.ledger.storage import create_engine, create_tables
+from cbamhub.ledger.storage import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cbamhub.settings import Settings
 
-from . import schema
+from .crypto import (
+    ShardKey,
+    ShardKeyring,
+    associated_data,
+    generate_shard_key,
+    load_shard_key,
+)
 from .errors import UnknownRegion
+from .migrate import upgrade_shard
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,19 @@ class Shard:
     region: str
     engine: AsyncEngine
     log: TransparencyLog
+    keyring: ShardKeyring
+    """Seals payloads at rest (decision 0031): a stolen database file leaks no figures."""
+    index_key: bytes = field(repr=False)
+    """Keys the replay index, so equal payloads are found without a guessable plain hash."""
+
+    def seal(self, plaintext: bytes, *row: str) -> bytes:
+        return self.keyring.encrypt(plaintext, associated_data(self.region, *row))
+
+    def open_sealed(self, blob: bytes, *row: str) -> bytes:
+        return self.keyring.decrypt(blob, associated_data(self.region, *row))
+
+    def replay_digest(self, payload: bytes) -> bytes:
+        return hmac.new(self.index_key, payload, hashlib.sha256).digest()
 
 
 def load_log_signer(settings: Settings, region: str) -> Ed25519Signer:
@@ -54,6 +76,26 @@ def load_log_signer(settings: Settings, region: str) -> Ed25519Signer:
     return signer
 
 
+def _key_file(settings: Settings, path: Path) -> ShardKey:
+    if path.exists():
+        return load_shard_key(path)
+    if not settings.create_missing_keys:
+        raise FileNotFoundError(
+            f"no shard key at {path}; set CBAMHUB_CREATE_MISSING_KEYS=true on first start"
+        )
+    return generate_shard_key(path)
+
+
+def load_shard_keys(settings: Settings, region: str) -> tuple[ShardKeyring, bytes]:
+    """The region's payload keyring (`<region>.shardkey`, older keys `<region>.shardkey.old*`) and
+    its replay-index key (`<region>.indexkey`, never rotated)."""
+    directory = settings.key_dir()
+    current = _key_file(settings, directory / f"{region}.shardkey")
+    older = [load_shard_key(p) for p in sorted(directory.glob(f"{region}.shardkey.old*"))]
+    index = _key_file(settings, directory / f"{region}.indexkey")
+    return ShardKeyring(current, older), index.secret
+
+
 def _prepare_sqlite_dir(url: str) -> None:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
@@ -72,13 +114,12 @@ class ShardRouter:
             for region, url in settings.region_urls().items():
                 _prepare_sqlite_dir(url)
                 engine = create_engine(url)
-                async with engine.begin() as conn:
-                    await conn.run_sync(schema.metadata.create_all)
-                await create_tables(engine)
+                await upgrade_shard(engine)  # Alembic, for the vault's and the log's tables
                 log = await TransparencyLog.open(
                     engine, settings.log_origin(region), load_log_signer(settings, region)
                 )
-                shards[region] = Shard(region, engine, log)
+                keyring, index_key = load_shard_keys(settings, region)
+                shards[region] = Shard(region, engine, log, keyring, index_key)
         except BaseException:
             await cls(settings, shards).close()
             raise

@@ -53,7 +53,7 @@ def upgrade() -> None:
         sa.Column("cn_code", sa.Text(), nullable=False),
         sa.Column("period", sa.Text(), nullable=False),
         sa.Column("payload", sa.LargeBinary(), nullable=False),
-        sa.Column("payload_sha256", sa.LargeBinary(), nullable=False),
+        sa.Column("replay_digest", sa.LargeBinary(), nullable=False),
         sa.Column("signature", sa.LargeBinary(), nullable=False),
         sa.Column("key_id", sa.Text(), nullable=False),
         sa.Column("salt", sa.LargeBinary(), nullable=False),
@@ -61,7 +61,7 @@ def upgrade() -> None:
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("leaf_index"),
-        sa.UniqueConstraint("payload_sha256"),
+        sa.UniqueConstraint("replay_digest"),
     )
     op.create_index("ix_records_manufacturer_id", "records", ["manufacturer_id"])
 
