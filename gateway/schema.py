@@ -13,8 +13,10 @@ from cbamhub.vault.shards import ShardRouter
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, Info
 
+from .declarations import DeclarationQuery
 from .errors import graphql_error
 from .graphql_types import (
     LONG_SCALAR,
@@ -147,7 +149,7 @@ class HubSchema(strawberry.Schema):
 
 
 schema = HubSchema(
-    query=Query,
+    query=merge_types("Query", (Query, DeclarationQuery)),
     mutation=Mutation,
     config=StrawberryConfig(scalar_map={Long: LONG_SCALAR}),
     extensions=[
