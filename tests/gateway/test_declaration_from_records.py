@@ -11,7 +11,7 @@ from gateway_hub import Hub
 PUBLISH = """mutation($input: SignedRecordInput!) { publishRecord(input: $input) { recordId } }"""
 PREVIEW = """query($lines: [ImportLineInput!]!) {
   declarationPreview(lines: $lines, year: 2026) {
-    commitments embeddedEmissions lines { lineId basis seeDirect seeIndirect embedded evidenceCommitment }
+    commitments embeddedEmissions lines { lineId basis seeDirect seeIndirect embedded commitment }
   }
 }"""
 
@@ -43,7 +43,7 @@ async def test_a_record_backed_line_uses_the_records_figures_and_commitment(hub:
     # Iron and steel is an Annex II good: only direct emissions count, whatever the record says.
     assert Decimal(result["seeIndirect"]) == 0
     assert Decimal(result["embedded"]) == Decimal("150")
-    assert result["evidenceCommitment"] == commitment
+    assert result["commitment"] == commitment
     assert commitment in preview["commitments"]
 
     unknown = await hub.gql(PREVIEW, lines=[{**line, "recordId": "rec_row_" + "0" * 32}])
