@@ -714,5 +714,9 @@ def parse_record(document: Any, *, tolerance: Tolerance | None = None) -> Emissi
 
 
 def record_document(record: EmissionsRecord) -> dict[str, Any]:
-    """The record as JSON data in canonical units, absent figures left out (absent is not zero)."""
-    return record.model_dump(mode="json", by_alias=True, exclude_none=True)
+    """The record as JSON data in canonical units; absent figures and empty lists are left out.
+
+    Leaving them out (rather than writing null or []) gives one canonical form per record, and an
+    absent figure can never be read back as a zero.
+    """
+    return record.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=True)

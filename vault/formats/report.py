@@ -99,12 +99,19 @@ def validate_record(
     *,
     tolerance: Tolerance | None = None,
     locate: Mapping[str, str] | None = None,
+    reported: frozenset[str] = frozenset(),
 ) -> EmissionsRecord | None:
-    """Validate one record into the collector; `locate` maps a top-level field to another location."""
+    """Validate one record into the collector.
+
+    `locate` maps a top-level field to another location; problems of fields in `reported` were
+    already reported by the caller in its own words and are not repeated.
+    """
     try:
         record = parse_record(document, tolerance=tolerance)
     except ValidationError as error:
         for name, reason in validation_problems(error):
+            if name in reported:
+                continue
             top = name.split(".", 1)[0].split("[", 1)[0]
             where = (locate or {}).get(top, location)
             collector.problem(where, name, reason)
