@@ -233,6 +233,13 @@ def canonicalise(document: Mapping[str, Any], plan: Mapping[str, str]) -> dict[s
     `plan` maps dotted paths (``*`` = every list item) to canonical units. A quantity that fails becomes
     a `UnitProblem`, so validation reports it at its own field next to every other problem.
     """
+    paths = [(dotted.split("."), canonical) for dotted, canonical in plan.items()]
+    if not any(
+        isinstance(container[key], Mapping)
+        for path, _ in paths
+        for container, key, _ in _walk(document, path, "")
+    ):
+        return dict(document)  # nothing to convert: spare the copy (the bulk-ingest common case)
     out: dict[str, Any] = _copy(document)
     for dotted, canonical in plan.items():
         for container, key, trail in _walk(out, dotted.split("."), ""):
