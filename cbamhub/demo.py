@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,15 +32,67 @@ WITNESS_NAMES = ("witness-a.demo", "witness-b.demo", "witness-c.demo")
 
 # Illustrative manufacturer data for the demo only: not regulatory figures.
 SAMPLE_RECORDS = (
-    {"installation_id": "TR-IST-001", "installation_country": "TR", "cn_code": "72081000",
+    {"installation_id": "TR-IST-001", "country": "TR", "cn_code": "72081000",
      "period": "2026-Q1", "see_direct": 1.92, "see_indirect": 0.31},
-    {"installation_id": "TR-IST-001", "installation_country": "TR", "cn_code": "72139110",
+    {"installation_id": "TR-IST-001", "country": "TR", "cn_code": "72139110",
      "period": "2026-Q1", "see_direct": 1.88, "see_indirect": 0.29},
-    {"installation_id": "CN-SHA-007", "installation_country": "CN", "cn_code": "76011000",
+    {"installation_id": "CN-SHA-007", "country": "CN", "cn_code": "76011000",
      "period": "2026-Q1", "see_direct": 1.65, "see_indirect": 9.80},
-    {"installation_id": "DE-DUI-002", "installation_country": "DE", "cn_code": "72081000",
+    {"installation_id": "DE-DUI-002", "country": "DE", "cn_code": "72081000",
      "period": "2026-Q1", "see_direct": 1.41, "see_indirect": 0.22},
 )  # fmt: skip
+
+_QUARTERS = {"Q1": ("01-01", "03-31"), "Q2": ("04-01", "06-30"), "Q3": ("07-01", "09-30"),
+             "Q4": ("10-01", "12-31")}  # fmt: skip
+
+
+def sample_record(
+    manufacturer_id: str,
+    installation_id: str,
+    country: str,
+    cn_code: str,
+    period: str,
+    see_direct: Any,
+    see_indirect: Any = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A record document in the Catena-X CBAM KIT shape from a few figures (`period`: 2026 or
+    2026-Q1). Indirect emissions, when given, come with the electricity and factor that make them."""
+    year, _, quarter = period.partition("-")
+    start, end = _QUARTERS.get(quarter, ("01-01", "12-31"))
+    document: dict[str, Any] = {
+        "manufacturerId": manufacturer_id,
+        "operatorCbamId": f"OPR-{manufacturer_id}"[:80],
+        "installationCbamId": f"INST-{installation_id}"[:80],
+        "installationId": installation_id,
+        "countryCode": country,
+        # "TR-IST-001" sits at UN/LOCODE "TR IST"; other ids get a placeholder location code.
+        "unLoCode": f"{country} {installation_id[3:6]}"
+        if re.match(rf"^{country}-[A-Z2-9]{{3}}", installation_id)
+        else f"{country} 999",
+        "cnCode": cn_code,
+        "productionMethod": {"methodId": "P24"},
+        "activityData": {
+            "referencePeriodStart": f"{year}-{start}T00:00:00Z",
+            "referencePeriodEnd": f"{year}-{end}T23:59:59Z",
+            "netMass": 1000.0,
+        },
+        "directEmissions": {"specificEmbeddedEmissionsDirect": see_direct},
+        "methodology": "calculationBased",
+        "dataQualityTier": "measured",
+        **extra,
+    }
+    if see_indirect is not None:
+        factor = 0.5
+        document["indirectEmissions"] = {
+            "specificEmbeddedEmissionsIndirect": see_indirect,
+            "emissionFactorTonnesCo2PerMwh": factor,
+            "sourceOfEmissionFactorValue": "demo: the installation's supplier contract",
+            "electricityConsumedMwhPerTonnesGood": see_indirect / factor
+            if isinstance(see_indirect, int | float)
+            else see_indirect,
+        }
+    return document
 
 
 @dataclass(frozen=True)
@@ -112,7 +165,7 @@ async def seed(router: ShardRouter, data_dir: Path) -> None:
     )
     published = []
     for sample in SAMPLE_RECORDS:
-        signed = key.sign_document({"manufacturer_id": org_id, **sample})
+        signed = key.sign_document(sample_record(org_id, **sample))  # type: ignore[arg-type]
         result = await publishing.publish(router, signed.payload, signed.signature, signed.key_id)
         published.append({"record": result.record_id, "region": result.region})
     (data_dir / "demo-manufacturer.key").write_text(key.to_text() + "\n")

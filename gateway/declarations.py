@@ -302,15 +302,27 @@ async def _with_record(info: Info, line: ImportLine, record_id: str) -> ImportLi
         stored = await reading.record_with_proof(router, record_id)
     except (VaultError, LogError) as error:
         raise graphql_error(error) from error
-    doc = stored.document
-    if str(doc.get("cn_code", "")).replace(" ", "")[: len(line.cn)] != line.cn:
+    record = stored.record
+    if record.cn_code[: len(line.cn)] != line.cn:
         raise bad_input(
-            f"line {line.line_id}: record {record_id} is for CN {doc.get('cn_code')}, not {line.cn}"
+            f"line {line.line_id}: record {record_id} is for CN {record.cn_code}, not {line.cn}"
         )
+    indirect = record.indirect_emissions
+    declared_missing = {m.field.value for m in record.missing_data}
+    # The record model allows a record without indirect emissions only where they do not count, or
+    # with the gap declared; a declared gap is never read as zero: the line falls back to defaults.
+    use_defaults = indirect is None and "indirectEmissions" in declared_missing
     return ImportLine(
         line.line_id, line.cn, line.net_mass, line.origin, line.import_date,
-        actual_see=SEE(Decimal(str(doc["see_direct"])), Decimal(str(doc["see_indirect"]))),
-        installation_id=line.installation_id or doc.get("installation_id"),
+        actual_see=None
+        if use_defaults
+        else SEE(
+            Decimal(str(record.direct_emissions.specific_embedded_emissions_direct)),
+            Decimal(0)
+            if indirect is None
+            else Decimal(str(indirect.specific_embedded_emissions_indirect)),
+        ),
+        installation_id=line.installation_id or record.installation_id,
         route=line.route, carbon_price=line.carbon_price,
         commitment=Statement.parse(stored.evidence.entry).commitment,
     )  # fmt: skip

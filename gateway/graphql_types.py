@@ -51,19 +51,26 @@ class InclusionProof:
     final: bool = strawberry.field(description="Whether the checkpoint is witness-cosigned.")
 
 
-@strawberry.type
+@strawberry.type(description="A supplier's emissions record (Catena-X CBAM KIT field names).")
 class Record:
     id: strawberry.ID
     region: str
-    manufacturer_id: str
+    manufacturer_id: str | None
     installation_id: str
-    installation_country: str
+    operator_cbam_id: str
+    installation_cbam_id: str
+    country_code: str
     cn_code: str
-    period: str
+    period_start: str
+    period_end: str
+    production_method: str
+    methodology: str
+    data_quality_tier: str
     see_direct: float = strawberry.field(description="Direct specific embedded emissions, tCO2e/t.")
-    see_indirect: float = strawberry.field(
-        description="Indirect specific embedded emissions, tCO2e/t."
+    see_indirect: float | None = strawberry.field(
+        description="Indirect specific embedded emissions, tCO2e/t; null when not reported."
     )
+    document: str = strawberry.field(description="The record as signed, JSON (KIT field names).")
     key_id: str
     signature: str
     inclusion_proof: InclusionProof
@@ -73,17 +80,27 @@ class Record:
 
     @classmethod
     def from_stored(cls, stored: StoredRecord) -> Record:
-        doc, ev = stored.document, stored.evidence
+        record, ev = stored.record, stored.evidence
+        indirect = record.indirect_emissions
         return cls(
             id=strawberry.ID(stored.record_id),
             region=stored.region,
-            manufacturer_id=doc["manufacturer_id"],
-            installation_id=doc["installation_id"],
-            installation_country=doc["installation_country"],
-            cn_code=doc["cn_code"],
-            period=doc["period"],
-            see_direct=doc["see_direct"],
-            see_indirect=doc["see_indirect"],
+            manufacturer_id=record.manufacturer_id,
+            installation_id=record.installation_id or record.installation_cbam_id,
+            operator_cbam_id=record.operator_cbam_id,
+            installation_cbam_id=record.installation_cbam_id,
+            country_code=record.country_code,
+            cn_code=record.cn_code,
+            period_start=record.activity_data.reference_period_start.isoformat(),
+            period_end=record.activity_data.reference_period_end.isoformat(),
+            production_method=record.production_method.method_id,
+            methodology=str(record.methodology.value),
+            data_quality_tier=str(record.data_quality_tier.value),
+            see_direct=float(record.direct_emissions.specific_embedded_emissions_direct),
+            see_indirect=None
+            if indirect is None
+            else float(indirect.specific_embedded_emissions_indirect),
+            document=json.dumps(stored.document, sort_keys=True),
             key_id=stored.key_id,
             signature=base64.b64encode(stored.signature).decode(),
             inclusion_proof=InclusionProof(

@@ -29,7 +29,7 @@ from . import schema
 from .errors import BadInput, DuplicateSubmission, InvalidSignature, UnknownKey, VaultError
 from .identities import RegisteredKey, organisation_key
 from .ids import new_id
-from .models import EmissionsRecordIn
+from .record_model import EmissionsRecord, parse_record, validation_problems
 from .shards import Shard, ShardRouter
 from .signing import signature_valid
 
@@ -61,11 +61,21 @@ class Published:
 class _Checked:
     row: int
     submission: Submission
-    record: EmissionsRecordIn
+    record: EmissionsRecord
     document: Any
 
 
-def parse_payload(payload: bytes) -> tuple[EmissionsRecordIn, Any]:
+def _installation(record: EmissionsRecord) -> str:
+    return record.installation_id or record.installation_cbam_id
+
+
+def _period(record: EmissionsRecord) -> str:
+    """The reporting period as an ISO 8601 interval of dates."""
+    data = record.activity_data
+    return f"{data.reference_period_start.date()}/{data.reference_period_end.date()}"
+
+
+def parse_payload(payload: bytes) -> tuple[EmissionsRecord, Any]:
     """Validate a signed payload: JSON, RFC 8785 canonical, and a well-formed record."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise BadInput(f"payload is {len(payload)} bytes; at most {MAX_PAYLOAD_BYTES}")
@@ -74,13 +84,15 @@ def parse_payload(payload: bytes) -> tuple[EmissionsRecordIn, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise BadInput(f"payload is not JSON: {error}") from error
     try:
-        record = EmissionsRecordIn.model_validate(document)
+        record = parse_record(document)
     except ValidationError as error:
-        problems = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "(record)", "reason": e["msg"]}
-            for e in error.errors()
-        ]
+        problems = [{"field": f, "reason": r} for f, r in validation_problems(error)]
         raise BadInput("the record is not valid", {"problems": problems}) from error
+    if record.manufacturer_id is None:
+        raise BadInput(
+            "manufacturerId is required to publish: it names whose key signed the record",
+            {"problems": [{"field": "manufacturerId", "reason": "required to publish"}]},
+        )
     if canonical(document) != payload:
         raise BadInput("payload is not in RFC 8785 canonical form: sign the canonical bytes")
     return record, document
@@ -93,10 +105,11 @@ async def _check(
     keys: dict[tuple[str, str], RegisteredKey],
 ) -> _Checked:
     record, document = parse_payload(submission.payload)
-    cache_key = (record.manufacturer_id, submission.key_id)
+    manufacturer = record.manufacturer_id or ""  # parse_payload refuses a record without one
+    cache_key = (manufacturer, submission.key_id)
     key = keys.get(cache_key)
     if key is None:
-        key = await organisation_key(router, record.manufacturer_id, submission.key_id)
+        key = await organisation_key(router, manufacturer, submission.key_id)
         keys[cache_key] = key
     if key.revoked_at is not None:
         raise UnknownKey(f"key {submission.key_id} was revoked at {key.revoked_at.isoformat()}")
@@ -148,9 +161,7 @@ async def publish_batch(
         )
     by_region: dict[str, list[_Checked]] = {}
     for item in checked:
-        by_region.setdefault(
-            router.for_country(item.record.installation_country).region, []
-        ).append(item)
+        by_region.setdefault(router.for_country(item.record.country_code).region, []).append(item)
     results: dict[int, Published] = {}
     async with contextlib.AsyncExitStack() as stack:
         for region in sorted(by_region):
@@ -164,7 +175,7 @@ async def publish(router: ShardRouter, payload: bytes, signature: bytes, kid: st
     """Publish one signed record; raises a typed VaultError and writes nothing on any problem."""
     keys: dict[tuple[str, str], RegisteredKey] = {}
     item = await _check(router, 0, Submission(payload, signature, kid), keys)
-    shard = router.for_country(item.record.installation_country)
+    shard = router.for_country(item.record.country_code)
     async with shard.log.writer() as writer:
         published = (await _write(shard, writer, [item]))[0]
         if published.replayed:
@@ -210,9 +221,9 @@ async def _write(shard: Shard, writer: LogWriter, items: list[_Checked]) -> dict
             {
                 "id": record_id,
                 "manufacturer_id": item.record.manufacturer_id,
-                "installation_id": item.record.installation_id,
+                "installation_id": _installation(item.record),
                 "cn_code": item.record.cn_code,
-                "period": item.record.period,
+                "period": _period(item.record),
                 "payload": shard.seal(item.submission.payload, record_id, "payload"),
                 "replay_digest": digest_of[item.row],
                 "signature": shard.seal(item.submission.signature, record_id, "signature"),
@@ -225,7 +236,7 @@ async def _write(shard: Shard, writer: LogWriter, items: list[_Checked]) -> dict
         statements.append(
             Statement(
                 kind=StatementKind.RECORD_PUBLISHED,
-                subject={"record": record_id, "installation": item.record.installation_id},
+                subject={"record": record_id, "installation": _installation(item.record)},
                 time=time,
                 signer=item.submission.key_id,
                 commitment=commitment(salt, item.document),

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from . import schema
 from .errors import NotFound
 from .ids import region_of
+from .record_model import EmissionsRecord, parse_record
 from .shards import ShardRouter
 
 
@@ -21,6 +22,9 @@ class StoredRecord:
     record_id: str
     region: str
     document: dict[str, Any]
+    """The record exactly as its manufacturer signed it (KIT field names)."""
+    record: EmissionsRecord
+    """The same record parsed, in canonical units."""
     key_id: str
     signature: bytes
     evidence: RecordEvidence
@@ -66,6 +70,7 @@ async def record_with_proof(router: ShardRouter, record_id: str) -> StoredRecord
         record_id=row.id,
         region=shard.region,
         document=document,
+        record=parse_record(document),
         key_id=row.key_id,
         signature=signature,
         evidence=evidence,

@@ -12,6 +12,7 @@ from cbamhub.vault.shards import load_log_signer
 from cbamhub.vault.signing import OrganisationKey
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from cbamhub.demo import sample_record
 from cbamhub.settings import Settings
 
 
@@ -25,16 +26,18 @@ class Hub:
         self.key = key
 
     def record(self, **changes: Any) -> dict[str, Any]:
-        base = {
+        """A record document (KIT shape) from the few figures the tests vary."""
+        figures: dict[str, Any] = {
             "manufacturer_id": self.manufacturer,
             "installation_id": "TR-IST-001",
-            "installation_country": "TR",
+            "country": changes.pop("installation_country", "TR"),
             "cn_code": "72081000",
             "period": "2026-Q1",
             "see_direct": 1.92,
             "see_indirect": 0.31,
         }
-        return {**base, **changes}
+        figures.update(changes)
+        return sample_record(**figures)
 
     def signed_input(self, document: Any, key: OrganisationKey | None = None) -> dict[str, str]:
         signed = (key or self.key).sign_document(document)

@@ -54,10 +54,10 @@ async def test_one_bad_row_rejects_the_batch_and_every_bad_row_is_reported(
     assert "4 of 8 rows are invalid" in error["message"]
     reported = {(p["row"], p["code"], p["field"]) for p in error["extensions"]["problems"]}
     assert reported == {
-        (1, "BAD_USER_INPUT", "cn_code"),
+        (1, "BAD_USER_INPUT", "cnCode"),
         (3, "INVALID_SIGNATURE", "(submission)"),
         (4, "BAD_USER_INPUT", "signature"),
-        (7, "BAD_USER_INPUT", "see_direct"),
+        (7, "BAD_USER_INPUT", "directEmissions.specificEmbeddedEmissionsDirect"),
     }
     for url in region_urls.values():
         assert await count_rows(url, "records") == 0

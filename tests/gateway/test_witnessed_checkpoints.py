@@ -23,6 +23,7 @@ from cbamhub.vault.models import OrganisationIn
 from cbamhub.vault.shards import ShardRouter, load_log_signer
 from cbamhub.vault.signing import OrganisationKey
 
+from cbamhub.demo import sample_record
 from cbamhub.settings import Settings, WitnessSettings
 
 PUBLISH = """mutation($input: SignedRecordInput!) { publishRecord(input: $input) { recordId } }"""
@@ -79,15 +80,7 @@ async def start_hub(
     url = serve_asgi(create_app(settings, on_startup=on_startup))
 
     def signed_input() -> dict[str, str]:
-        document = {
-            "manufacturer_id": state["org"],
-            "installation_id": "DE-1",
-            "installation_country": "DE",
-            "cn_code": "76011000",
-            "period": "2026",
-            "see_direct": 1.6,
-            "see_indirect": 8.1,
-        }
+        document = sample_record(state["org"], "DE-1", "DE", "76011000", "2026", 1.6, 8.1)
         signed = key.sign_document(document)
         return {
             "payload": signed.payload.decode(),
