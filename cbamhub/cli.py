@@ -244,10 +244,11 @@ def parser() -> argparse.ArgumentParser:
     checkpoint.add_argument("--threshold", type=int)
     checkpoint.set_defaults(func=cmd_verify_checkpoint)
 
-    from cbamhub import cli_db, cli_declare
+    from cbamhub import cli_db, cli_declare, cli_import
 
     cli_db.register(sub)
     cli_declare.register(sub)
+    cli_import.register(sub)
     return top
 
 

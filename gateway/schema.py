@@ -9,6 +9,8 @@ import strawberry
 from cbamhub.ledger.log import LogError
 from cbamhub.vault import publishing, reading
 from cbamhub.vault.errors import BadInput, VaultError
+from cbamhub.vault.formats.report import BatchRejected
+from cbamhub.vault.formats.signed import parse_signed_jsonl
 from cbamhub.vault.shards import ShardRouter
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
@@ -130,6 +132,25 @@ class Mutation:
         try:
             submissions, problems = _submissions(input)
             published = await publishing.publish_batch(_router(info), submissions, problems)
+        except VaultError as error:
+            raise graphql_error(error) from error
+        return [_published(p) for p in published]
+
+    @strawberry.mutation(
+        description="Upload records signed on the manufacturer's side as JSON Lines "
+        "({keyId, payload, signature}, base64; `cbamhub import --signed-out`): atomic like "
+        "publishRecords, every problem listed with its line."
+    )
+    async def upload_signed_records(self, info: Info, content: str) -> list[PublishedRecord]:
+        try:
+            batch = parse_signed_jsonl(content.splitlines())
+            if batch.problems:
+                raise BatchRejected(batch.problems)
+            submissions = [
+                publishing.Submission(s.signed.payload, s.signed.signature, s.signed.key_id)
+                for s in batch.records
+            ]
+            published = await publishing.publish_batch(_router(info), submissions)
         except VaultError as error:
             raise graphql_error(error) from error
         return [_published(p) for p in published]
