@@ -77,20 +77,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_verify_checkpoint(args: argparse.Namespace) -> int:
     from cbamhub.ledger.checkpoint import verify_checkpoint
-    from cbamhub.ledger.cosign import aggregate
+    from cbamhub.ledger.evidence import verify_witnessed
     from cbamhub.ledger.verify import VerificationError
 
     policy = _witness_policy(args.witnesses, args.threshold)
     try:
         signed = verify_checkpoint(_read(args.checkpoint), args.log_key)
         if policy is not None:
-            found: dict[str, bytes] = {}
-            for sig in signed.note.signatures:
-                name = policy.witness_for(sig)
-                if name is not None:
-                    found.setdefault(name, sig.signature)
-            agg = aggregate(list(found.values())) if found else b""
-            policy.verify_final(signed.checkpoint, list(found), agg).raise_unless_final()
+            verify_witnessed(signed, policy)
     except VerificationError as error:
         print(f"NOT VERIFIED: {error}", file=sys.stderr)
         return EXIT_FAILED

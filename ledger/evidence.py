@@ -102,18 +102,21 @@ def verify_evidence(
         evidence.proof,
         checkpoint.root,
     )
-    witnesses: tuple[str, ...] = ()
-    if policy is not None:
-        found: dict[str, bytes] = {}
-        for sig in signed.note.signatures:
-            name = policy.witness_for(sig)
-            if name is not None:
-                found.setdefault(name, sig.signature)
-        names = list(found)
-        agg = aggregate(list(found.values())) if found else b""
-        policy.verify_final(checkpoint, names, agg).raise_unless_final()
-        witnesses = tuple(names)
+    witnesses = () if policy is None else verify_witnessed(signed, policy)
     return EvidenceReport(statement, checkpoint.origin, checkpoint.size, witnesses)
+
+
+def verify_witnessed(signed: SignedCheckpoint, policy: WitnessPolicy) -> tuple[str, ...]:
+    """The witnesses whose BLS cosignatures in the note make the checkpoint final under `policy`;
+    raises VerificationError (NotFinalError) when they do not reach its threshold."""
+    found: dict[str, bytes] = {}
+    for sig in signed.note.signatures:
+        name = policy.witness_for(sig)
+        if name is not None:
+            found.setdefault(name, sig.signature)
+    agg = aggregate(list(found.values())) if found else b""
+    policy.verify_final(signed.checkpoint, list(found), agg).raise_unless_final()
+    return tuple(found)
 
 
 def load_evidence(text: str) -> RecordEvidence:
