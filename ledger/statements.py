@@ -33,6 +33,8 @@ class StatementKind(StrEnum):
     ORGANISATION_REGISTERED = "organisation.registered"
     KEY_ADDED = "key.added"
     KEY_REVOKED = "key.revoked"
+    INSTALLATION_REGISTERED = "installation.registered"
+    PRODUCT_LINE_REGISTERED = "product_line.registered"
 
 
 def canonical(document: Any) -> bytes:

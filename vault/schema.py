@@ -3,7 +3,7 @@ row and the ledger entry anchoring it commit in one transaction. Rows refer to o
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, LargeBinary, MetaData, Table, Text
+from sqlalchemy import BigInteger, Column, DateTime, Float, LargeBinary, MetaData, Table, Text
 
 metadata = MetaData()
 
@@ -15,6 +15,7 @@ organisations = Table(
     Column("legal_name", Text, nullable=False),
     Column("country", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("eori", Text),  # required for importers (vault/models.py OrganisationIn)
 )
 
 organisation_keys = Table(
@@ -25,6 +26,41 @@ organisation_keys = Table(
     Column("public_key", LargeBinary, nullable=False),
     Column("valid_from", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
+    # End of validity set by a rotation: signatures made at or after it are refused, those made
+    # before stay verifiable (vault/identities.py).
+    Column("valid_until", DateTime(timezone=True)),
+    Column("added_by", Text),  # key id that signed the addition; None for the first key
+)
+
+# A manufacturer's installations and product lines live in the installation's home shard (its
+# country's region); they name their organisation, which may live in another shard, by id only.
+installations = Table(
+    "installations",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("organisation_id", Text, nullable=False, index=True),
+    Column("name", Text, nullable=False),
+    Column("country", Text, nullable=False),
+    Column("un_locode", Text),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    Column("production_routes", Text, nullable=False),  # JSON list of route codes
+    Column("request_digest", LargeBinary, nullable=False, unique=True),  # replays are idempotent
+    Column("key_id", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+product_lines = Table(
+    "product_lines",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("installation_id", Text, nullable=False, index=True),
+    Column("organisation_id", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("cn_codes", Text, nullable=False),  # JSON list of 8-digit Annex I CN codes
+    Column("request_digest", LargeBinary, nullable=False, unique=True),
+    Column("key_id", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 records = Table(
