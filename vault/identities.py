@@ -311,6 +311,11 @@ async def add_key(router: ShardRouter, signed: SignedDocument) -> RegisteredKey:
     shard = router.shard(region_of(change.organisation, "org"))
     now = datetime.now(UTC)
     valid_from = change.valid_from.astimezone(UTC) if change.valid_from else now
+    if valid_from < now:  # a back-dated key could claim signatures made before it was published
+        raise BadInput(
+            "a key cannot be valid before the hub accepts it: omit valid_from or give a later time",
+            {"problems": [{"field": "valid_from", "reason": "in the past"}]},
+        )
     public_key = bytes.fromhex(change.public_key)
     kid = make_key_id(public_key)
     async with shard.log.writer() as writer:

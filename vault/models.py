@@ -80,7 +80,8 @@ class OrganisationRegistration(OrganisationIn):
 
 class KeyAddition(_Signed):
     """Signed by another key of the organisation valid now. `valid_from` defaults to the time the hub
-    accepts it; `ends_key` ends that key's validity at `valid_from` (rotation)."""
+    accepts it and may not be earlier; `ends_key` ends that key's validity at `valid_from`
+    (rotation)."""
 
     action: Literal["key.add"]
     organisation: str = Field(min_length=1, max_length=120)

@@ -126,7 +126,10 @@ async def test_rotation_keeps_old_signatures_verifiable(router: ShardRouter) -> 
     signed_at = datetime.now(UTC)
 
     new = OrganisationKey.generate()
-    rotate_at = signed_at + timedelta(milliseconds=50)
+    rotate_at = signed_at + timedelta(seconds=5)
+    backdated = _add(org, new, valid_from=_iso(signed_at - timedelta(seconds=1)))
+    with pytest.raises(BadInput, match="valid before"):
+        await identities.add_key(router, old.sign_document(backdated))
     added = await identities.add_key(
         router, old.sign_document(_add(org, new, valid_from=_iso(rotate_at), ends_key=old.key_id))
     )
