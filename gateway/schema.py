@@ -28,6 +28,7 @@ from .graphql_types import (
     Record,
     SignedRecordInput,
 )
+from .identities import IdentityMutation, IdentityQuery
 
 
 def _router(info: Info) -> ShardRouter:
@@ -170,8 +171,8 @@ class HubSchema(strawberry.Schema):
 
 
 schema = HubSchema(
-    query=merge_types("Query", (Query, DeclarationQuery)),
-    mutation=Mutation,
+    query=merge_types("Query", (Query, DeclarationQuery, IdentityQuery)),
+    mutation=merge_types("Mutation", (Mutation, IdentityMutation)),
     config=StrawberryConfig(scalar_map={Long: LONG_SCALAR}),
     extensions=[
         lambda: MaskErrors(should_mask_error=_unexpected, error_message="Internal server error")

@@ -48,9 +48,15 @@ def new_salt() -> bytes:
 
 def commitment(salt: bytes, document: Any) -> str:
     """Hex SHA-256 over salt || JCS(document)."""
+    return commitment_of_canonical(salt, canonical(document))
+
+
+def commitment_of_canonical(salt: bytes, canonical_bytes: bytes) -> str:
+    """`commitment` for a document already in canonical form (e.g. a verified signed payload),
+    without encoding it again."""
     if len(salt) != SALT_SIZE:
         raise ValueError(f"a commitment salt is {SALT_SIZE} bytes, not {len(salt)}")
-    return hashlib.sha256(salt + canonical(document)).hexdigest()
+    return hashlib.sha256(salt + canonical_bytes).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cbamhub.ledger.log import LogWriter
-from cbamhub.ledger.statements import Statement, StatementKind, canonical, commitment, new_salt
+from cbamhub.ledger.statements import (
+    Statement,
+    StatementKind,
+    canonical,
+    commitment_of_canonical,
+    new_salt,
+)
 from pydantic import ValidationError
 from sqlalchemy import select
 
@@ -239,7 +245,9 @@ async def _write(shard: Shard, writer: LogWriter, items: list[_Checked]) -> dict
                 subject={"record": record_id, "installation": _installation(item.record)},
                 time=time,
                 signer=item.submission.key_id,
-                commitment=commitment(salt, item.document),
+                commitment=commitment_of_canonical(
+                    salt, item.submission.payload
+                ),  # checked canonical
             ).to_bytes()
         )
         placed[digest_of[item.row]] = fresh[item.row] = (record_id, leaf_index)
