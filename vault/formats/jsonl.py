@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from ..record_model import EmissionsRecord, Tolerance, record_document
 from .report import Batch, Collector, validate_record
@@ -14,10 +15,11 @@ from .report import Batch, Collector, validate_record
 __all__ = ["parse_jsonl", "write_jsonl"]
 
 
-def parse_jsonl(
-    lines: Iterable[str | bytes], *, tolerance: Tolerance | None = None
-) -> Batch[EmissionsRecord]:
-    collector: Collector[EmissionsRecord] = Collector()
+def json_objects(
+    lines: Iterable[str | bytes], collector: Collector[Any], what: str
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(location, object) of each non-blank line holding a JSON object; any other line is a problem
+    in `collector`, and a file without one such line is too (`what` names what a line holds)."""
     seen = 0
     for number, raw in enumerate(lines, start=1):
         text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
@@ -31,11 +33,19 @@ def parse_jsonl(
             collector.problem(location, "(line)", f"not JSON: {error.msg} at column {error.colno}")
             continue
         if not isinstance(document, dict):
-            collector.problem(location, "(line)", "a line holds one JSON object (one record)")
+            collector.problem(location, "(line)", f"a line holds one JSON object ({what})")
             continue
-        validate_record(collector, document, location, tolerance=tolerance)
+        yield location, document
     if seen == 0:
-        collector.problem("line 1", "(file)", "the file holds no records")
+        collector.problem("line 1", "(file)", f"the file holds no {what}s")
+
+
+def parse_jsonl(
+    lines: Iterable[str | bytes], *, tolerance: Tolerance | None = None
+) -> Batch[EmissionsRecord]:
+    collector: Collector[EmissionsRecord] = Collector()
+    for location, document in json_objects(lines, collector, "record"):
+        validate_record(collector, document, location, tolerance=tolerance)
     return collector.result()
 
 

@@ -27,6 +27,7 @@ from ..record_model import (
     validation_problems,
 )
 from ..signing import OrganisationKey, SignedDocument, signature_valid
+from .jsonl import json_objects
 from .report import Batch, Collector
 
 __all__ = ["SignedRecord", "parse_signed_jsonl", "sign_batch", "write_signed_jsonl"]
@@ -73,19 +74,8 @@ def parse_signed_jsonl(
     to are exactly the bytes that were signed.
     """
     collector: Collector[SignedRecord] = Collector()
-    seen = 0
-    for number, raw in enumerate(lines, start=1):
-        text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-        if not text.strip():
-            continue
-        seen += 1
-        location = f"line {number}"
-        try:
-            line = json.loads(text)
-        except json.JSONDecodeError as error:
-            collector.problem(location, "(line)", f"not JSON: {error.msg}")
-            continue
-        if not isinstance(line, dict) or set(line) != _KEYS:
+    for location, line in json_objects(lines, collector, "record"):
+        if set(line) != _KEYS:
             collector.problem(location, "(line)", f"a signed record has exactly {sorted(_KEYS)}")
             continue
         try:
@@ -129,6 +119,4 @@ def parse_signed_jsonl(
                 )
                 continue
         collector.add(SignedRecord(record, SignedDocument(payload, signature, key_id)))
-    if seen == 0:
-        collector.problem("line 1", "(file)", "the file holds no records")
     return collector.result()
