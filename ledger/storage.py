@@ -29,9 +29,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None  # let the begin hook below issue BEGIN
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=10000")
+            _use_wal(cursor)
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -41,6 +41,23 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the file to WAL unless it already is.
+
+    The switch needs an exclusive lock and SQLite answers "database is locked" at once, without the busy
+    handler, when a second fresh connection races for it. The mode is persistent in the file and a
+    connection that lost the race picks it up at its next transaction, so losing is harmless.
+    """
+    cursor.execute("PRAGMA journal_mode")
+    if str(cursor.fetchone()[0]).lower() == "wal":
+        return
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    except Exception as error:  # the adapted sqlite3.OperationalError
+        if "locked" not in str(error):
+            raise
 
 
 async def create_tables(engine: AsyncEngine) -> None:
