@@ -14,6 +14,11 @@ PostgreSQL
     Any test that uses a PostgreSQL fixture gets the ``postgres`` marker automatically, so
     ``-m "not postgres"`` deselects them.
 
+Redis
+    ``redis_url``   per test: CBAMHUB_TEST_REDIS_URL (``redis://127.0.0.1:PORT/0``), flushed before
+                    the test. Missing -> the test FAILS, unless CBAMHUB_SKIP_REDIS=1, which skips it.
+                    ``bash scripts/test`` starts a throwaway redis-server.
+
 Servers
     ``free_port``   an unused TCP port on 127.0.0.1.
     ``serve_asgi``  ``serve_asgi(app) -> "http://127.0.0.1:PORT"``: runs the ASGI app under
@@ -91,6 +96,34 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             red=True,
             bold=True,
         )
+
+
+# ---------------------------------------------------------------------------
+# Redis
+# ---------------------------------------------------------------------------
+
+REDIS_URL_ENV = "CBAMHUB_TEST_REDIS_URL"
+SKIP_REDIS_ENV = "CBAMHUB_SKIP_REDIS"
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A real Redis server, emptied before the test (tests never share state through it)."""
+    url = os.environ.get(REDIS_URL_ENV, "").strip()
+    if not url:
+        if os.environ.get(SKIP_REDIS_ENV, "").strip().lower() in {"1", "true", "yes", "on"}:
+            pytest.skip(f"!!! REDIS TEST SKIPPED: {SKIP_REDIS_ENV}=1 and {REDIS_URL_ENV} is not set")
+        pytest.fail(
+            f"{REDIS_URL_ENV} is not set: the tests need a real Redis server. Run the suite with "
+            f"`bash scripts/test` (it starts one), or set {REDIS_URL_ENV}=redis://HOST:PORT/0.",
+            pytrace=False,
+        )
+    import redis
+
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    yield url
 
 
 # ---------------------------------------------------------------------------
