@@ -112,7 +112,9 @@ def redis_url() -> Iterator[str]:
     url = os.environ.get(REDIS_URL_ENV, "").strip()
     if not url:
         if os.environ.get(SKIP_REDIS_ENV, "").strip().lower() in {"1", "true", "yes", "on"}:
-            pytest.skip(f"!!! REDIS TEST SKIPPED: {SKIP_REDIS_ENV}=1 and {REDIS_URL_ENV} is not set")
+            pytest.skip(
+                f"!!! REDIS TEST SKIPPED: {SKIP_REDIS_ENV}=1 and {REDIS_URL_ENV} is not set"
+            )
         pytest.fail(
             f"{REDIS_URL_ENV} is not set: the tests need a real Redis server. Run the suite with "
             f"`bash scripts/test` (it starts one), or set {REDIS_URL_ENV}=redis://HOST:PORT/0.",
