@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import base64
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -117,8 +118,8 @@ def _load_key(path: str) -> Any:
         raise CliError(f"{path} is not an organisation key: {error}") from error
 
 
-def _signed_input(args: argparse.Namespace) -> dict[str, str]:
-    signed = _load_key(args.key).sign_document(_json(args.record))
+def _signed_input(args: argparse.Namespace, document: Any = None) -> dict[str, str]:
+    signed = _load_key(args.key).sign_document(_json(args.record) if document is None else document)
     return {
         "payload": signed.payload.decode(),
         "signature": base64.b64encode(signed.signature).decode(),
@@ -136,15 +137,40 @@ PUBLISH = """mutation($input: SignedRecordInput!) {
 }"""
 
 
+def request_signer(organisation: str | None, key_path: str, fallback: str | None) -> Any:
+    """Request signing (RFC 9421) as the organisation, with its key; the organisation defaults to
+    the one the records name."""
+    from cbamhub.client import SignedRequests
+
+    organisation = organisation or os.environ.get("CBAMHUB_ORGANISATION") or fallback
+    if not organisation:
+        raise CliError("name the organisation the requests are signed for: --organisation ORG_ID")
+    return SignedRequests(organisation, _load_key(key_path))
+
+
+def hub_answer(response: Any, url: str) -> dict[str, Any]:
+    """The JSON body of a hub answer; a clear CliError when it is not one (401, 429, proxy page)."""
+    try:
+        body: dict[str, Any] = response.json()
+    except ValueError:
+        raise CliError(f"{url} answered HTTP {response.status_code}, not GraphQL JSON") from None
+    return body
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
     import httpx
 
-    variables = {"input": _signed_input(args)}
+    document = _json(args.record)
+    variables = {"input": _signed_input(args, document)}
+    fallback = document.get("manufacturer_id") if isinstance(document, dict) else None
+    auth = request_signer(args.organisation, args.key, fallback)
     try:
-        response = httpx.post(args.url, json={"query": PUBLISH, "variables": variables}, timeout=30)
+        response = httpx.post(
+            args.url, json={"query": PUBLISH, "variables": variables}, timeout=30, auth=auth
+        )
     except httpx.HTTPError as error:
         raise CliError(f"cannot reach {args.url}: {error}") from error
-    body = response.json()
+    body = hub_answer(response, args.url)
     if body.get("errors"):
         for problem in body["errors"]:
             code = problem.get("extensions", {}).get("code", "ERROR")
@@ -216,6 +242,11 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--key", required=True, help="organisation key file")
         if name == "publish":
             command.add_argument("--url", default="http://127.0.0.1:8000/graphql")
+            command.add_argument(
+                "--organisation",
+                help="organisation id the request is signed for (default: the record's "
+                "manufacturer_id, or $CBAMHUB_ORGANISATION)",
+            )
         command.set_defaults(func=func)
 
     verify = sub.add_parser("verify", help="verify a record's evidence offline")

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cbamhub.cli import EXIT_FAILED, EXIT_OK, CliError, _load_key
+from cbamhub.cli import EXIT_FAILED, EXIT_OK, CliError, _load_key, hub_answer, request_signer
 
 PUBLISH_MANY = """mutation($input: [SignedRecordInput!]!) {
   publishRecords(input: $input) { recordId region leafIndex replayed }
@@ -81,9 +81,13 @@ def cmd_import(args: argparse.Namespace) -> int:
         Path(args.signed_out).write_text("".join(write_signed_jsonl(signed)))
         print(f"{len(signed)} signed records written to {args.signed_out}")
         return EXIT_OK
+    manufacturers = {r.manufacturer_id for r in records}
+    auth = request_signer(
+        args.organisation, args.key, manufacturers.pop() if len(manufacturers) == 1 else None
+    )
     summary: dict[str, Any] = {"published": 0, "replayed": 0, "regions": {}}
     _progress(0, len(signed))
-    with httpx.Client(timeout=300) as client:
+    with httpx.Client(timeout=300, auth=auth) as client:
         for start in range(0, len(signed), args.batch_size):
             chunk = signed[start : start + args.batch_size]
             variables = {
@@ -102,7 +106,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 )
             except httpx.HTTPError as error:
                 raise CliError(f"cannot reach {args.url}: {error}") from error
-            body = response.json()
+            body = hub_answer(response, args.url)
             if body.get("errors"):
                 print(file=sys.stderr)
                 for problem in body["errors"]:
@@ -132,6 +136,10 @@ def register(subparsers: Any) -> None:
     command.add_argument("--format", choices=["auto", "csv", "jsonl", "catenax"], default="auto")
     command.add_argument("--manufacturer", help="the organisation id to set on every record")
     command.add_argument("--url", default="http://127.0.0.1:8000/graphql")
+    command.add_argument(
+        "--organisation",
+        help="organisation id the requests are signed for (default: the records' manufacturer)",
+    )
     command.add_argument("--batch-size", type=int, default=10_000, help="records per atomic call")
     command.add_argument("--signed-out", help="write signed JSON Lines here instead of publishing")
     command.set_defaults(func=cmd_import)

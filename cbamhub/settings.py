@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
@@ -113,6 +113,46 @@ class Settings(BaseSettings):
     witness_interval_seconds: float = Field(default=1.0, gt=0)
     host: str = "127.0.0.1"
     port: int = 8000
+    # Authorization (cbamhub.policies): which engine runs the Rego policies, where an OPA server
+    # answers, how long a decision may take before the request is denied, and which bundle to load.
+    policy_engine: Literal["embedded", "opa"] = Field(
+        default="embedded",
+        description="embedded = regopy in process; opa = an OPA server's REST API at opa_url",
+    )
+    opa_url: str = Field(
+        default="http://127.0.0.1:8181", description="the OPA server (policy_engine=opa)"
+    )
+    policy_timeout_seconds: float = Field(
+        default=2.0, gt=0, description="a decision not made in time is a denial (fail closed)"
+    )
+    policy_bundle_dir: Path | None = Field(
+        default=None,
+        description="folder of .rego files and data/*.json; default: the installed policies folder",
+    )
+
+    # --- authentication and limits of the HTTP front door (gateway/authentication.py) ---
+    auth_max_signature_age_seconds: int = Field(
+        default=300, gt=0, description="how old an RFC 9421 request signature may be"
+    )
+    auth_clock_skew_seconds: int = Field(default=30, ge=0)
+    auth_token_ttl_seconds: int = Field(default=900, gt=0, description="bearer token lifetime")
+    auth_token_secret: str | None = Field(
+        default=None,
+        description="hex, >= 32 bytes, shared by all gateway replicas; unset = random per process "
+        "(tokens then work only on the replica that issued them)",
+    )
+    auth_key_cache_seconds: float = Field(
+        default=1.0, ge=0, description="how long a checked key is trusted before revocation bites"
+    )
+    rate_limit_per_minute: int = Field(
+        default=6000, gt=0, description="requests per organisation (or anonymous client) a minute"
+    )
+    max_request_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://… when the gateway runs as several replicas: shared caches, rate "
+        "limits, invalidation and subscription fan-out; unset = in process",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -176,3 +216,72 @@ class Settings(BaseSettings):
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed, validated again."""
         return Settings(**{**self.model_dump(), **changes})
+
+    # --- the gRPC front door (cbamhub.rpc) and the external systems it calls ---
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = Field(default=50051, ge=0, le=65535, description="0 = any free port")
+    grpc_tls_cert: Path | None = Field(
+        default=None,
+        description="PEM server certificate chain; unset = plaintext (tests, loopback)",
+    )
+    grpc_tls_key: Path | None = Field(default=None, description="PEM private key of grpc_tls_cert")
+    grpc_tls_client_ca: Path | None = Field(
+        default=None,
+        description="PEM CA whose client certificates authenticate organisations (mTLS); the "
+        "certificate's subject CN names the organisation id",
+    )
+    grpc_require_client_cert: bool = Field(
+        default=False, description="refuse TLS clients without a certificate of grpc_tls_client_ca"
+    )
+    grpc_signature_max_age_seconds: int = Field(
+        default=300, gt=0, description="how far a signed call's timestamp may be from now"
+    )
+    grpc_max_call_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="server-side cap on one call, whatever the client's deadline",
+    )
+    grpc_max_concurrent_streams: int = Field(default=256, gt=0)
+    external_customs_url: str | None = Field(
+        default=None, description="host:port of the customs declarations system (gRPC)"
+    )
+    external_registry_url: str | None = Field(
+        default=None, description="host:port of the CBAM registry (gRPC)"
+    )
+    external_price_feed_url: str | None = Field(
+        default=None, description="host:port of the EU ETS auction price feed (gRPC)"
+    )
+    external_tls_ca: Path | None = Field(
+        default=None, description="PEM CA the external systems' server certificates chain to"
+    )
+    external_tls_cert: Path | None = Field(
+        default=None, description="PEM client certificate of the hub (mutual TLS)"
+    )
+    external_tls_key: Path | None = Field(default=None, description="PEM key of external_tls_cert")
+    external_deadline_seconds: float = Field(
+        default=5.0, gt=0, description="deadline of every call to an external system"
+    )
+    external_retry_attempts: int = Field(
+        default=3, ge=1, description="tries of an idempotent external call (never of a submission)"
+    )
+    external_retry_base_seconds: float = Field(
+        default=0.1, gt=0, description="first backoff; doubles per retry, with full jitter"
+    )
+    external_breaker_failures: int = Field(
+        default=5, ge=1, description="consecutive failures that open an adapter's circuit"
+    )
+    external_breaker_reset_seconds: float = Field(
+        default=30.0, gt=0, description="how long an open circuit refuses before one trial call"
+    )
+    grpc_identity_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="how long the RPC door trusts a looked-up organisation and "
+        "its keys (so a revocation bites within this); 0 = look up on every call",
+    )
+    grpc_read_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="how long a record read with its proof, a grant answer and "
+        "a lifecycle state are reused across calls; 0 = read on every call",
+    )

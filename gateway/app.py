@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -16,7 +17,9 @@ from cbamhub.ledger.tiles_http import create_tiles_app
 from cbamhub.ledger.witness.client import WitnessClient
 from cbamhub.ledger.witnessing import CheckpointWitnessing
 from cbamhub.vault.shards import ShardRouter
+from redis.asyncio import Redis
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
@@ -25,14 +28,65 @@ from strawberry.asgi import GraphQL
 
 from cbamhub.settings import Settings
 
+from .authentication import Authenticator, Caller
+from .middleware.authentication import AuthenticationMiddleware
+from .middleware.rate_limit import RateLimitMiddleware
+from .middleware.request_id import RequestIdMiddleware
+from .rate_limits import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from .schema import schema
+from .tokens import TokenIssuer
 
 StartupHook = Callable[[ShardRouter], Awaitable[None]]
 
 
 class _GraphQL(GraphQL[dict[str, Any], None]):
     async def get_context(self, request: Any, response: Any) -> dict[str, Any]:
-        return {"request": request, "response": response, "router": request.app.state.router}
+        state = request.app.state
+        return {
+            "request": request,
+            "response": response,
+            "router": state.router,
+            "caller": request.scope.get("state", {}).get("caller"),
+            "request_id": request.scope.get("state", {}).get("request_id"),
+            "debug": request.app.debug,
+        }
+
+
+async def issue_token(request: Request) -> JSONResponse:
+    """POST /auth/token, signed (RFC 9421): a bearer token for the signing organisation's key."""
+    caller: Caller | None = request.scope.get("state", {}).get("caller")
+    if caller is None or caller.method != "signature":
+        return JSONResponse(
+            {
+                "errors": [
+                    {
+                        "message": "tokens are issued only for requests signed with the "
+                        "organisation's key (RFC 9421), not for tokens",
+                        "extensions": {"code": "UNAUTHENTICATED"},
+                    }
+                ]
+            },
+            status_code=401,
+        )
+    authenticator: Authenticator = request.app.state.authenticator
+    token, claims = authenticator.tokens.issue(
+        caller.organisation_id, caller.key_id, int(time.time())
+    )
+    return JSONResponse(
+        {
+            "token": token,
+            "token_type": "Bearer",
+            "organisation": caller.organisation_id,
+            "expires_at": claims.expires_at,
+            "expires_in": claims.expires_at - claims.issued_at,
+        }
+    )
+
+
+def _rate_limiter(settings: Settings, redis: Redis | None) -> RateLimiter:
+    if redis is not None:
+        return RedisRateLimiter(redis, settings.rate_limit_per_minute)
+    return InProcessRateLimiter(settings.rate_limit_per_minute)
 
 
 class _RegionLogs:
@@ -74,6 +128,13 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         router = await ShardRouter.open(settings)
         app.state.router = router
+        secret = bytes.fromhex(settings.auth_token_secret) if settings.auth_token_secret else None
+        app.state.authenticator = Authenticator(
+            router, settings, TokenIssuer(secret, settings.auth_token_ttl_seconds)
+        )
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        app.state.redis = redis
+        app.state.rate_limiter = _rate_limiter(settings, redis)
         app.state.tiles_apps = {r: create_tiles_app(router.shard(r).log) for r in router.regions}
         stop = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
@@ -99,15 +160,29 @@ def create_app(
             for client in clients:
                 await client.aclose()
             await router.close()
+            if redis is not None:
+                await redis.aclose()
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "regions": request.app.state.router.regions})
 
-    app = Starlette(debug=debug, lifespan=lifespan)
+    protected = ("/graphql", "/auth/")
+    app = Starlette(
+        debug=debug,
+        lifespan=lifespan,
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(
+                AuthenticationMiddleware, protected=protected, max_body=settings.max_request_bytes
+            ),
+            Middleware(RateLimitMiddleware, protected=protected),
+        ],
+    )
     graphql = _GraphQL(schema, graphql_ide="graphiql" if debug else None)
     app.router.routes.extend(
         [
             Route("/healthz", healthz),
+            Route("/auth/token", issue_token, methods=["POST"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Mount("/log", app=_RegionLogs(app)),
         ]

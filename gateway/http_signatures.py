@@ -18,7 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from http_sfv import Dictionary, InnerList, Item
+from http_sfv.dictionary import Dictionary
+from http_sfv.item import InnerList, Item
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 

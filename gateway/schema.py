@@ -18,6 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, Info
 
+from .anonymous import AnonymousGuard
 from .declarations import DeclarationQuery
 from .errors import graphql_error
 from .graphql_types import (
@@ -175,6 +176,7 @@ schema = HubSchema(
     mutation=merge_types("Mutation", (Mutation, IdentityMutation)),
     config=StrawberryConfig(scalar_map={Long: LONG_SCALAR}),
     extensions=[
-        lambda: MaskErrors(should_mask_error=_unexpected, error_message="Internal server error")
+        AnonymousGuard,
+        lambda: MaskErrors(should_mask_error=_unexpected, error_message="Internal server error"),
     ],
 )

@@ -12,6 +12,7 @@ from cbamhub.vault.shards import load_log_signer
 from cbamhub.vault.signing import OrganisationKey
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from cbamhub.client import SignedRequests
 from cbamhub.demo import sample_record
 from cbamhub.settings import Settings
 
@@ -47,14 +48,40 @@ class Hub:
             "keyId": signed.key_id,
         }
 
-    async def gql(self, query: str, **variables: Any) -> dict[str, Any]:
-        async with httpx.AsyncClient(timeout=30) as client:
-            response = await client.post(
-                f"{self.url}/graphql", json={"query": query, "variables": variables}
-            )
+    def auth(
+        self, organisation: str | None = None, key: OrganisationKey | None = None
+    ) -> httpx.Auth:
+        """Request signing as an organisation (the hub's manufacturer by default)."""
+        return SignedRequests(organisation or self.manufacturer, key or self.key)
+
+    async def gql(
+        self,
+        query: str,
+        *,
+        as_: httpx.Auth | None = None,
+        anonymous: bool = False,
+        **variables: Any,
+    ) -> dict[str, Any]:
+        """POST a GraphQL operation, signed as the manufacturer unless `as_` or `anonymous` says
+        otherwise; the answer must be HTTP 200."""
+        response = await self.post_graphql(query, as_=as_, anonymous=anonymous, **variables)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
+
+    async def post_graphql(
+        self,
+        query: str,
+        *,
+        as_: httpx.Auth | None = None,
+        anonymous: bool = False,
+        **variables: Any,
+    ) -> httpx.Response:
+        auth = None if anonymous else (as_ or self.auth())
+        async with httpx.AsyncClient(timeout=30, auth=auth) as client:
+            return await client.post(
+                f"{self.url}/graphql", json={"query": query, "variables": variables}
+            )
 
     def vkey(self, region: str) -> str:
         return load_log_signer(self.settings, region).vkey()

@@ -23,6 +23,7 @@ from cbamhub.vault.models import OrganisationIn
 from cbamhub.vault.shards import ShardRouter, load_log_signer
 from cbamhub.vault.signing import OrganisationKey
 
+from cbamhub.client import SignedRequests
 from cbamhub.demo import sample_record
 from cbamhub.settings import Settings, WitnessSettings
 
@@ -52,7 +53,7 @@ def witness_settings(config: WitnessConfig, url: str) -> WitnessSettings:
 
 async def start_hub(
     tmp_path: Path, serve_asgi: Callable[..., str], witnesses_up: int
-) -> tuple[str, Settings, list[WitnessSettings], Callable[[], dict[str, str]]]:
+) -> tuple[str, Settings, list[WitnessSettings], Callable[[], dict[str, str]], httpx.Auth]:
     base = Settings(
         data_dir=tmp_path,
         regions={"eu": f"sqlite+aiosqlite:///{tmp_path / 'eu.db'}"},
@@ -88,11 +89,11 @@ async def start_hub(
             "keyId": signed.key_id,
         }
 
-    return url, settings, witnesses, signed_input
+    return url, settings, witnesses, signed_input, SignedRequests(state["org"], key)
 
 
-async def gql(url: str, query: str, **variables: Any) -> dict[str, Any]:
-    async with httpx.AsyncClient(timeout=30) as client:
+async def gql(url: str, auth: httpx.Auth, query: str, **variables: Any) -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=30, auth=auth) as client:
         response = await client.post(
             f"{url}/graphql", json={"query": query, "variables": variables}
         )
@@ -100,10 +101,12 @@ async def gql(url: str, query: str, **variables: Any) -> dict[str, Any]:
     return data
 
 
-async def record_once_final(url: str, record_id: str, seconds: float) -> dict[str, Any]:
+async def record_once_final(
+    url: str, auth: httpx.Auth, record_id: str, seconds: float
+) -> dict[str, Any]:
     deadline = asyncio.get_running_loop().time() + seconds
     while True:
-        record: dict[str, Any] = (await gql(url, RECORD, id=record_id))["record"]
+        record: dict[str, Any] = (await gql(url, auth, RECORD, id=record_id))["record"]
         if record["inclusionProof"]["final"] or asyncio.get_running_loop().time() > deadline:
             return record
         await asyncio.sleep(0.2)
@@ -112,9 +115,11 @@ async def record_once_final(url: str, record_id: str, seconds: float) -> dict[st
 async def test_record_is_proven_against_a_final_checkpoint_a_customs_officer_can_check(
     tmp_path: Path, serve_asgi: Callable[..., str]
 ) -> None:
-    url, settings, witnesses, signed_input = await start_hub(tmp_path, serve_asgi, witnesses_up=3)
-    record_id = (await gql(url, PUBLISH, input=signed_input()))["publishRecord"]["recordId"]
-    record = await record_once_final(url, record_id, seconds=30)
+    url, settings, witnesses, signed_input, auth = await start_hub(
+        tmp_path, serve_asgi, witnesses_up=3
+    )
+    record_id = (await gql(url, auth, PUBLISH, input=signed_input()))["publishRecord"]["recordId"]
+    record = await record_once_final(url, auth, record_id, seconds=30)
     assert record["inclusionProof"]["final"] is True
 
     witnesses_file = tmp_path / "witnesses.json"
@@ -139,8 +144,8 @@ async def test_record_is_proven_against_a_final_checkpoint_a_customs_officer_can
 async def test_a_checkpoint_below_the_threshold_is_never_final(
     tmp_path: Path, serve_asgi: Callable[..., str], witnesses_up: int
 ) -> None:
-    url, _, _, signed_input = await start_hub(tmp_path, serve_asgi, witnesses_up=witnesses_up)
-    record_id = (await gql(url, PUBLISH, input=signed_input()))["publishRecord"]["recordId"]
+    url, _, _, signed_input, auth = await start_hub(tmp_path, serve_asgi, witnesses_up=witnesses_up)
+    record_id = (await gql(url, auth, PUBLISH, input=signed_input()))["publishRecord"]["recordId"]
     await asyncio.sleep(1.5)  # several witnessing rounds
-    record = await record_once_final(url, record_id, seconds=0)
+    record = await record_once_final(url, auth, record_id, seconds=0)
     assert record["inclusionProof"]["final"] is False
