@@ -21,7 +21,7 @@ import uvicorn
 from cbamhub.ledger.cosign import BlsSigner
 from cbamhub.ledger.witness.app import WitnessConfig, create_witness_app
 from cbamhub.settings import Settings, WitnessSettings
-from cbamhub.vault import identities, publishing
+from cbamhub.vault import identities, installations, publishing
 from cbamhub.vault.models import OrganisationIn
 from cbamhub.vault.shards import ShardRouter, load_log_signer
 from cbamhub.vault.signing import OrganisationKey
@@ -54,6 +54,7 @@ def sample_record(
     period: str,
     see_direct: Any,
     see_indirect: Any = None,
+    product_line_id: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     """A record document in the Catena-X CBAM KIT shape from a few figures (`period`: 2026 or
@@ -69,8 +70,9 @@ def sample_record(
         # "TR-IST-001" sits at UN/LOCODE "TR IST"; other ids get a placeholder location code.
         "unLoCode": f"{country} {installation_id[3:6]}"
         if re.match(rf"^{country}-[A-Z2-9]{{3}}", installation_id)
-        else f"{country} 999",
+        else _SAMPLE_LOCODES.get(country, f"{country} 999"),
         "cnCode": cn_code,
+        **({"productLineId": product_line_id} if product_line_id else {}),
         "productionMethod": {"methodId": "P24"},
         "activityData": {
             "referencePeriodStart": f"{year}-{start}T00:00:00Z",
@@ -150,6 +152,47 @@ def demo_settings(data_dir: Path, host: str, port: int) -> tuple[Settings, list[
     return settings, witnesses
 
 
+_SAMPLE_LOCODES = {"TR": "TR IST", "CN": "CN SHA", "DE": "DE DUI"}
+
+
+async def register_sample_site(
+    router: ShardRouter,
+    organisation_id: str,
+    key: OrganisationKey,
+    country: str,
+    cn_codes: list[str],
+    name: str = "Sample works",
+) -> tuple[str, str]:
+    """Register an installation in `country` with one product line of `cn_codes`, signed by the
+    manufacturer's `key`; returns (installation id, product line id) for records to name."""
+    installation = await installations.register_installation(
+        router,
+        key.sign_document(
+            {
+                "action": "installation.register",
+                "organisation": organisation_id,
+                "name": name,
+                "country": country,
+                "un_locode": _SAMPLE_LOCODES.get(country, f"{country} 999"),
+                "production_routes": ["P24"],
+            }
+        ),
+    )
+    line = await installations.register_product_line(
+        router,
+        key.sign_document(
+            {
+                "action": "product_line.register",
+                "organisation": organisation_id,
+                "installation": installation.id,
+                "name": f"{name}: products",
+                "cn_codes": sorted(set(cn_codes)),
+            }
+        ),
+    )
+    return installation.id, line.id
+
+
 async def seed(router: ShardRouter, data_dir: Path) -> None:
     """Register a sample manufacturer and publish signed sample records, once."""
     state_path = data_dir / "demo-state.json"
@@ -163,9 +206,26 @@ async def seed(router: ShardRouter, data_dir: Path) -> None:
         ),
         key.public_key,
     )
+    sites: dict[str, tuple[str, str]] = {}
+    for label in dict.fromkeys(str(s["installation_id"]) for s in SAMPLE_RECORDS):
+        samples = [s for s in SAMPLE_RECORDS if s["installation_id"] == label]
+        sites[label] = await register_sample_site(
+            router,
+            org_id,
+            key,
+            str(samples[0]["country"]),
+            [str(s["cn_code"]) for s in samples],
+            name=label,
+        )
     published = []
     for sample in SAMPLE_RECORDS:
-        signed = key.sign_document(sample_record(org_id, **sample))  # type: ignore[arg-type]
+        installation_id, line_id = sites[str(sample["installation_id"])]
+        document = sample_record(
+            org_id,
+            **{**sample, "installation_id": installation_id},  # type: ignore[arg-type]
+            product_line_id=line_id,
+        )
+        signed = key.sign_document(document)
         result = await publishing.publish(router, signed.payload, signed.signature, signed.key_id)
         published.append({"record": result.record_id, "region": result.region})
     (data_dir / "demo-manufacturer.key").write_text(key.to_text() + "\n")

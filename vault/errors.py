@@ -36,9 +36,22 @@ class DuplicateSubmission(VaultError):
     code = "DUPLICATE_SUBMISSION"
 
 
+class Forbidden(VaultError):
+    """The organisation may not do this (its role, or the object is another organisation's)."""
+
+    code = "FORBIDDEN"
+
+
 class NotFound(VaultError):
     code = "NOT_FOUND"
 
 
 class UnknownRegion(VaultError):
     code = "UNKNOWN_REGION"
+
+
+class InvalidTransition(VaultError):
+    """The record's lifecycle does not allow this change from its current status (e.g. attesting a
+    verified record, editing one instead of superseding it): nothing is written."""
+
+    code = "INVALID_TRANSITION"

@@ -28,10 +28,10 @@ from . import schema
 from .errors import (
     BadInput,
     DuplicateSubmission,
+    Forbidden,
     InvalidSignature,
     NotFound,
     UnknownKey,
-    VaultError,
 )
 from .ids import new_id, region_of
 from .models import KeyAddition, KeyRevocation, OrganisationIn, OrganisationRegistration
@@ -40,12 +40,6 @@ from .signing import SignedDocument, signature_valid
 from .signing import key_id as make_key_id
 
 _M = TypeVar("_M", bound=BaseModel)
-
-
-class Forbidden(VaultError):
-    """The organisation may not do this (its role, or the object is another organisation's)."""
-
-    code = "FORBIDDEN"
 
 
 @dataclass(frozen=True)

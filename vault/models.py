@@ -124,3 +124,87 @@ class ProductLineIn(_Signed):
         if len(set(self.cn_codes)) != len(self.cn_codes):
             raise ValueError("cn_codes lists a code twice")
         return self
+
+
+# --- signed lifecycle documents (vault/lifecycle.py) -------------------------------------------
+
+
+class VerificationRequest(_Signed):
+    """The manufacturer assigns a verifier to a submitted record; only an assigned verifier may
+    attest or reject it."""
+
+    action: Literal["record.request_verification"]
+    record: str = Field(min_length=1, max_length=120)
+    verifier: str = Field(min_length=1, max_length=120)
+
+
+class Attestation(_Signed):
+    """A verifier's opinion on a record, e.g. "reasonable assurance" or "qualified" (free text: the
+    hub records the verifier's words, it does not grade them). The record is then locked."""
+
+    action: Literal["record.attest"]
+    record: str = Field(min_length=1, max_length=120)
+    verifier: str = Field(min_length=1, max_length=120)
+    opinion: str = Field(min_length=1, max_length=200)
+    statement: str | None = Field(default=None, max_length=5000)
+
+
+class Rejection(_Signed):
+    action: Literal["record.reject"]
+    record: str = Field(min_length=1, max_length=120)
+    verifier: str = Field(min_length=1, max_length=120)
+    reason: str = Field(min_length=1, max_length=5000)
+
+
+# --- signed grant documents (vault/grants.py) ---------------------------------------------------
+
+
+class _Terms(_Signed):
+    """What an importer may read: a product line (or some of its CN codes), for a period, for a
+    purpose, optionally only some record fields (KIT names, top level; None = all)."""
+
+    product_line: str = Field(min_length=1, max_length=120)
+    cn_codes: list[CnCode] | None = Field(default=None, min_length=1, max_length=500)
+    fields: list[str] | None = Field(default=None, max_length=100)
+    purpose: str = Field(min_length=1, max_length=500)
+    valid_from: AwareDatetime
+    valid_until: AwareDatetime
+
+    @model_validator(mode="after")
+    def _a_period(self) -> _Terms:
+        if self.valid_until <= self.valid_from:
+            raise ValueError("valid_until must be after valid_from")
+        return self
+
+
+class GrantIn(_Terms):
+    """Signed by the manufacturer."""
+
+    action: Literal["grant.create"]
+    manufacturer: str = Field(min_length=1, max_length=120)
+    importer: str = Field(min_length=1, max_length=120)
+
+
+class GrantRevocation(_Signed):
+    """Signed by the manufacturer; effective when the hub records it (never back-dated)."""
+
+    action: Literal["grant.revoke"]
+    grant: str = Field(min_length=1, max_length=120)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class AccessRequestIn(_Terms):
+    """Signed by the importer; the manufacturer sees it pending until it answers."""
+
+    action: Literal["access.request"]
+    importer: str = Field(min_length=1, max_length=120)
+
+
+class AccessAnswer(_Signed):
+    """Signed by the manufacturer: "grant" creates a grant on the request's terms, "decline" closes
+    the request."""
+
+    action: Literal["access.answer"]
+    request: str = Field(min_length=1, max_length=120)
+    answer: Literal["grant", "decline"]
+    reason: str | None = Field(default=None, max_length=2000)

@@ -9,6 +9,12 @@ error for a single submission.
 A batch that spans regions holds every region's writer (in a fixed order, so batches never deadlock)
 until all rows and entries are written, then commits region by region: only a crash between two
 regions' commits can leave part of it committed, and re-submitting the same batch completes it.
+
+A record names its hub installation and product line: the installation must be registered to the
+record's manufacturer in the record's country, and the product line must belong to it and list the
+record's CN code. A correction names the record it supersedes (`supersedesRecordId`): the old record,
+of the same manufacturer, installation and product line, becomes superseded in the same transaction
+(vault/lifecycle.py), and the new one gets the next version.
 """
 
 from __future__ import annotations
@@ -30,14 +36,30 @@ from cbamhub.ledger.statements import (
 )
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import schema
-from .errors import BadInput, DuplicateSubmission, InvalidSignature, UnknownKey, VaultError
-from .identities import RegisteredKey, organisation_key
-from .ids import new_id
+from .errors import (
+    BadInput,
+    DuplicateSubmission,
+    InvalidSignature,
+    InvalidTransition,
+    UnknownKey,
+    VaultError,
+)
+from .identities import Forbidden, RegisteredKey, organisation_key
+from .ids import new_id, region_of
+from .lifecycle import (
+    EventKind,
+    PreparedEvent,
+    check_transition,
+    events_of,
+    prepare_event,
+    status_of,
+)
 from .record_model import EmissionsRecord, parse_record, validation_problems
 from .shards import Shard, ShardRouter
-from .signing import signature_valid
+from .signing import SignedDocument, signature_valid
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_BATCH = 10_000
@@ -69,6 +91,18 @@ class _Checked:
     submission: Submission
     record: EmissionsRecord
     document: Any
+    product_line_id: str
+
+
+@dataclass(frozen=True)
+class _Line:
+    """A registered product line with what a record must match."""
+
+    id: str
+    installation_id: str
+    organisation_id: str
+    country: str
+    cn_codes: frozenset[str]
 
 
 def _installation(record: EmissionsRecord) -> str:
@@ -109,6 +143,7 @@ async def _check(
     row: int,
     submission: Submission,
     keys: dict[tuple[str, str], RegisteredKey],
+    lines: dict[tuple[str, str], _Line | None],
 ) -> _Checked:
     record, document = parse_payload(submission.payload)
     manufacturer = record.manufacturer_id or ""  # parse_payload refuses a record without one
@@ -124,7 +159,100 @@ async def _check(
             f"the signature does not match the payload under key {submission.key_id} "
             f"of {record.manufacturer_id}"
         )
-    return _Checked(row, submission, record, document)
+    line = await _product_line_of(router, record, lines)
+    return _Checked(row, submission, record, document, line.id)
+
+
+def _problem(field: str, reason: str) -> dict[str, Any]:
+    return {"problems": [{"field": field, "reason": reason}]}
+
+
+async def _load_line(router: ShardRouter, installation_id: str, line_id: str) -> _Line | None:
+    shard = router.shard(region_of(installation_id, "ins"))
+    async with shard.engine.connect() as conn:
+        found = (
+            await conn.execute(
+                select(
+                    schema.product_lines.c.id,
+                    schema.product_lines.c.installation_id,
+                    schema.product_lines.c.cn_codes,
+                    schema.installations.c.organisation_id,
+                    schema.installations.c.country,
+                )
+                .select_from(
+                    schema.installations.outerjoin(
+                        schema.product_lines,
+                        (schema.product_lines.c.installation_id == schema.installations.c.id)
+                        & (schema.product_lines.c.id == line_id),
+                    )
+                )
+                .where(schema.installations.c.id == installation_id)
+            )
+        ).first()
+    if found is None:
+        return None
+    return _Line(
+        found.id or "",
+        installation_id,
+        found.organisation_id,
+        found.country,
+        frozenset(json.loads(found.cn_codes)) if found.cn_codes else frozenset(),
+    )
+
+
+async def _product_line_of(
+    router: ShardRouter, record: EmissionsRecord, lines: dict[tuple[str, str], _Line | None]
+) -> _Line:
+    """The registered product line the record names, checked against the record."""
+    installation = record.installation_id
+    if installation is None:
+        raise BadInput(
+            "installationId is required to publish: the hub id of a registered installation",
+            _problem("installationId", "required to publish"),
+        )
+    if record.product_line_id is None:
+        raise BadInput(
+            "productLineId is required to publish: the hub id of the installation's product line "
+            "that lists the record's CN code",
+            _problem("productLineId", "required to publish"),
+        )
+    try:
+        region_of(installation, "ins")
+    except BadInput:
+        raise BadInput(
+            f"installationId {installation!r} is not a hub installation id: register the "
+            "installation first and name its id (ins_...)",
+            _problem("installationId", "not a registered installation"),
+        ) from None
+    key = (installation, record.product_line_id)
+    if key not in lines:
+        lines[key] = await _load_line(router, installation, record.product_line_id)
+    line = lines[key]
+    if line is None:
+        raise BadInput(
+            f"no installation {installation} is registered",
+            _problem("installationId", "not a registered installation"),
+        )
+    if line.organisation_id != record.manufacturer_id:
+        raise Forbidden(f"installation {installation} is not {record.manufacturer_id}'s")
+    if line.country != record.country_code:
+        raise BadInput(
+            f"installation {installation} is in {line.country}, the record says "
+            f"{record.country_code}",
+            _problem("countryCode", f"the installation is in {line.country}"),
+        )
+    if not line.id:
+        raise BadInput(
+            f"product line {record.product_line_id} is not a product line of {installation}",
+            _problem("productLineId", "not a product line of the installation"),
+        )
+    if record.cn_code not in line.cn_codes:
+        raise BadInput(
+            f"CN code {record.cn_code} is not in product line {line.id} "
+            f"({', '.join(sorted(line.cn_codes))}): register it in a product line first",
+            _problem("cnCode", f"not in product line {line.id}"),
+        )
+    return line
 
 
 def _problems(row: int, error: VaultError) -> list[dict[str, Any]]:
@@ -149,6 +277,7 @@ async def publish_batch(
     if len(submissions) > MAX_BATCH:
         raise BadInput(f"a batch holds at most {MAX_BATCH} records, not {len(submissions)}")
     keys: dict[tuple[str, str], RegisteredKey] = {}
+    lines: dict[tuple[str, str], _Line | None] = {}
     checked: list[_Checked] = []
     problems: list[dict[str, Any]] = list(known_problems)
     known_rows = {p["row"] for p in known_problems}
@@ -156,7 +285,7 @@ async def publish_batch(
         if row in known_rows:
             continue
         try:
-            checked.append(await _check(router, row, submission, keys))
+            checked.append(await _check(router, row, submission, keys, lines))
         except VaultError as error:
             problems.extend(_problems(row, error))
     if problems:
@@ -180,7 +309,7 @@ async def publish_batch(
 async def publish(router: ShardRouter, payload: bytes, signature: bytes, kid: str) -> Published:
     """Publish one signed record; raises a typed VaultError and writes nothing on any problem."""
     keys: dict[tuple[str, str], RegisteredKey] = {}
-    item = await _check(router, 0, Submission(payload, signature, kid), keys)
+    item = await _check(router, 0, Submission(payload, signature, kid), keys, {})
     shard = router.for_country(item.record.country_code)
     async with shard.log.writer() as writer:
         published = (await _write(shard, writer, [item]))[0]
@@ -192,8 +321,72 @@ async def publish(router: ShardRouter, payload: bytes, signature: bytes, kid: st
     return published
 
 
+async def _supersede_problems(
+    shard: Shard, conn: AsyncConnection, items: list[_Checked]
+) -> tuple[dict[str, int], list[tuple[int, VaultError]]]:
+    """Check the corrections among `items`: the version each gets, and every problem by row."""
+    wanted = {i.row: i.record.supersedes_record_id for i in items if i.record.supersedes_record_id}
+    if not wanted:
+        return {}, []
+    problems: list[tuple[int, VaultError]] = []
+    olds = sorted(set(wanted.values()))
+    table = schema.records
+    found = {
+        r.id: r
+        for r in await conn.execute(
+            select(
+                table.c.id,
+                table.c.manufacturer_id,
+                table.c.installation_id,
+                table.c.product_line_id,
+                table.c.version,
+            ).where(table.c.id.in_(olds))
+        )
+    }
+    events = await events_of(conn, [o for o in olds if o in found])
+    by_row = {i.row: i for i in items}
+    versions: dict[str, int] = {}
+    claimed: set[str] = set()
+    for row, old_id in sorted(wanted.items()):
+        item = by_row[row]
+        old = found.get(old_id)
+        field = "supersedesRecordId"
+        try:
+            if old is None:
+                raise BadInput(
+                    f"no record {old_id} in the {shard.region} shard to supersede (a correction "
+                    "lives in the same installation's shard as the record it corrects)",
+                    _problem(field, "no such record in the installation's shard"),
+                )
+            same = (old.manufacturer_id, old.installation_id, old.product_line_id) == (
+                item.record.manufacturer_id,
+                item.record.installation_id,
+                item.product_line_id,
+            )
+            if not same:
+                raise BadInput(
+                    f"record {old_id} is of another manufacturer, installation or product line: "
+                    "a correction keeps all three",
+                    _problem(field, "not the same manufacturer, installation and product line"),
+                )
+            status = status_of(e.kind for e in events[old_id])
+            if old_id in claimed:
+                raise InvalidTransition(
+                    f"record {old_id} is superseded twice in one batch",
+                    {"recordId": old_id, "status": status.value, "event": "superseded"},
+                )
+            check_transition(old_id, status, EventKind.SUPERSEDED)
+            claimed.add(old_id)
+            versions[old_id] = (old.version or 1) + 1
+        except VaultError as error:
+            problems.append((row, error))
+    return versions, problems
+
+
 async def _write(shard: Shard, writer: LogWriter, items: list[_Checked]) -> dict[int, Published]:
-    """Insert the new records of one shard and append their statements, inside `writer`."""
+    """Insert the new records of one shard and append their statements, inside `writer`.
+
+    Raises the typed error of a single record, or BadInput listing every bad row of a batch."""
     conn = writer.connection
     digest_of = {item.row: shard.replay_digest(item.submission.payload) for item in items}
     digests = list(set(digest_of.values()))
@@ -205,9 +398,26 @@ async def _write(shard: Shard, writer: LogWriter, items: list[_Checked]) -> dict
             ).where(schema.records.c.replay_digest.in_(digests))
         )
     }
+    new_items: list[_Checked] = []
+    seen: set[bytes] = set()
+    for item in items:
+        digest = digest_of[item.row]
+        if digest not in existing and digest not in seen:
+            new_items.append(item)
+            seen.add(digest)
+    versions, problems = await _supersede_problems(shard, conn, new_items)
+    if problems:
+        if len(items) == 1:
+            raise problems[0][1]
+        listed = [p for row, error in problems for p in _problems(row, error)]
+        raise BadInput(
+            f"{len(problems)} of {len(items)} rows are invalid: nothing was published",
+            {"problems": listed},
+        )
     now = datetime.now(UTC)
     time = now.isoformat().replace("+00:00", "Z")
     rows: list[dict[str, Any]] = []
+    events: list[PreparedEvent] = []
     statements: list[bytes] = []
     placed: dict[bytes, tuple[str, int]] = {}
     fresh: dict[int, tuple[str, int]] = {}
@@ -223,13 +433,15 @@ async def _write(shard: Shard, writer: LogWriter, items: list[_Checked]) -> dict
         record_id = new_id("rec", shard.region)
         leaf_index = writer.size + len(statements)
         salt = new_salt()
+        record = item.record
+        old = record.supersedes_record_id
         rows.append(
             {
                 "id": record_id,
-                "manufacturer_id": item.record.manufacturer_id,
-                "installation_id": _installation(item.record),
-                "cn_code": item.record.cn_code,
-                "period": _period(item.record),
+                "manufacturer_id": record.manufacturer_id,
+                "installation_id": _installation(record),
+                "cn_code": record.cn_code,
+                "period": _period(record),
                 "payload": shard.seal(item.submission.payload, record_id, "payload"),
                 "replay_digest": digest_of[item.row],
                 "signature": shard.seal(item.submission.signature, record_id, "signature"),
@@ -237,12 +449,18 @@ async def _write(shard: Shard, writer: LogWriter, items: list[_Checked]) -> dict
                 "salt": salt,
                 "leaf_index": leaf_index,
                 "recorded_at": now,
+                "product_line_id": item.product_line_id,
+                "version": versions[old] if old else 1,
+                "supersedes": old,
+                "quality_tier": record.data_quality_tier.value,
+                "valid_from": record.activity_data.reference_period_start,
+                "valid_until": record.activity_data.reference_period_end,
             }
         )
         statements.append(
             Statement(
                 kind=StatementKind.RECORD_PUBLISHED,
-                subject={"record": record_id, "installation": _installation(item.record)},
+                subject={"record": record_id, "installation": _installation(record)},
                 time=time,
                 signer=item.submission.key_id,
                 commitment=commitment_of_canonical(
@@ -250,9 +468,28 @@ async def _write(shard: Shard, writer: LogWriter, items: list[_Checked]) -> dict
                 ),  # checked canonical
             ).to_bytes()
         )
+        if old:
+            event = prepare_event(
+                shard,
+                record_id=old,
+                kind=EventKind.SUPERSEDED,
+                actor=record.manufacturer_id or "",
+                signed=SignedDocument(
+                    item.submission.payload, item.submission.signature, item.submission.key_id
+                ),
+                payload={"superseded_by": record_id},
+                subject={"superseded_by": record_id},
+                verifier_id=None,
+                now=now,
+                leaf_index=writer.size + len(statements),
+            )
+            events.append(event)
+            statements.append(event.entry)
         placed[digest_of[item.row]] = fresh[item.row] = (record_id, leaf_index)
     if rows:
         await conn.execute(schema.records.insert(), rows)
+        if events:
+            await conn.execute(schema.record_events.insert(), [dict(e.row) for e in events])
         appended = await writer.append(statements)
         size, checkpoint = appended.size, appended.checkpoint
     else:

@@ -439,6 +439,9 @@ class EmissionsRecord(_Model):
     longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
     cn_code: CnCode
     product_line_id: Identifier | None = None
+    """The hub's product line id: required to publish (it must list `cn_code`; hub extension)."""
+    supersedes_record_id: Identifier | None = None
+    """A correction names the record it supersedes (hub extension; vault/lifecycle.py)."""
     production_method: ProductionMethod
     activity_data: ActivityData
     direct_emissions: DirectEmissions

@@ -3,7 +3,19 @@ row and the ledger entry anchoring it commit in one transaction. Rows refer to o
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Float, LargeBinary, MetaData, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 metadata = MetaData()
 
@@ -80,4 +92,115 @@ records = Table(
     Column("salt", LargeBinary, nullable=False),
     Column("leaf_index", BigInteger, nullable=False, unique=True),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
+    # Revision 0003. Nullable only because records published before it lack them; the vault always
+    # sets them now (vault/publishing.py checks the product line against the installation's).
+    Column("product_line_id", Text),
+    Column("version", Integer),  # 1, then +1 per correction
+    Column("supersedes", Text),  # the record this one corrects; unique, so chains stay linear
+    Column("quality_tier", Text),  # not a figure: kept plain so queries can filter on it
+    # Valid time: the reporting period (recorded time is `recorded_at`).
+    Column("valid_from", DateTime(timezone=True)),
+    Column("valid_until", DateTime(timezone=True)),
+    # Query pushdown (vault/querying.py): each grant scope is a range of one of these, and every
+    # list is ordered and paged by (recorded_at, id).
+    Index("ix_records_scope_line", "product_line_id", "cn_code", "recorded_at", "id"),
+    Index("ix_records_scope_installation", "installation_id", "cn_code", "recorded_at", "id"),
+    Index("ix_records_scope_manufacturer", "manufacturer_id", "recorded_at", "id"),
+    Index("ix_records_recorded", "recorded_at", "id"),
+    UniqueConstraint("supersedes", name="uq_records_supersedes"),
+)
+
+# Signed document columns shared by the lifecycle and grant tables: the canonical bytes as signed,
+# the signature, the signing key, the salt of the ledger entry's commitment and its leaf index.
+
+
+def _signed_columns() -> list[Column[object]]:
+    return [
+        Column("key_id", Text, nullable=False),
+        Column("document", LargeBinary, nullable=False),
+        Column("signature", LargeBinary, nullable=False),
+        Column("salt", LargeBinary, nullable=False),
+        Column("leaf_index", BigInteger, nullable=False, unique=True),
+    ]
+
+
+# Every state change of a record after its submission (the records row itself is the submission):
+# verification requested, verified, rejected, superseded. Append-only: a record's status at any
+# recorded time is a fold over its events up to then (vault/lifecycle.py).
+record_events = Table(
+    "record_events",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("record_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("actor", Text, nullable=False),  # organisation id of the signer
+    Column("verifier_id", Text),  # the verifier assigned, or attesting / rejecting
+    Column("payload", Text, nullable=False),  # JSON: opinion, verifier, superseded_by; no figures
+    Column("request_digest", LargeBinary, nullable=False, unique=True),  # replays are idempotent
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    *_signed_columns(),  # document and signature sealed: a reason may quote figures
+    Index("ix_record_events_record", "record_id", "kind", "recorded_at"),
+    Index("ix_record_events_verifier", "verifier_id", "kind"),
+)
+
+# Grants live in the product line's home shard. Append-only like records: a revocation is its own
+# row, so the grants known at any recorded time can be reconstructed ("what did X see on D").
+grants = Table(
+    "grants",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("manufacturer_id", Text, nullable=False),
+    Column("importer_id", Text, nullable=False),
+    Column("product_line_id", Text, nullable=False),
+    Column("installation_id", Text, nullable=False),
+    Column("cn_codes", Text),  # JSON list, a subset of the line's; NULL = the whole line
+    Column("fields", Text),  # JSON list of record fields the importer may see; NULL = all
+    Column("purpose", Text, nullable=False),
+    Column("valid_from", DateTime(timezone=True), nullable=False),
+    Column("valid_until", DateTime(timezone=True), nullable=False),
+    Column("request_id", Text),  # the access request this grant answers, if any
+    Column("request_digest", LargeBinary, nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    *_signed_columns(),  # plain: no figures
+    Index("ix_grants_importer", "importer_id", "created_at"),
+    Index("ix_grants_manufacturer", "manufacturer_id", "created_at"),
+)
+
+grant_revocations = Table(
+    "grant_revocations",
+    metadata,
+    Column("grant_id", Text, primary_key=True),
+    Column("reason", Text),
+    Column("revoked_at", DateTime(timezone=True), nullable=False),
+    *_signed_columns(),  # plain: no figures
+)
+
+access_requests = Table(
+    "access_requests",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("importer_id", Text, nullable=False),
+    Column("manufacturer_id", Text, nullable=False),
+    Column("product_line_id", Text, nullable=False),
+    Column("installation_id", Text, nullable=False),
+    Column("cn_codes", Text),
+    Column("fields", Text),
+    Column("purpose", Text, nullable=False),
+    Column("valid_from", DateTime(timezone=True), nullable=False),
+    Column("valid_until", DateTime(timezone=True), nullable=False),
+    Column("request_digest", LargeBinary, nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    *_signed_columns(),  # plain: no figures
+    Index("ix_access_requests_manufacturer", "manufacturer_id", "created_at"),
+)
+
+access_answers = Table(
+    "access_answers",
+    metadata,
+    Column("request_id", Text, primary_key=True),
+    Column("answer", Text, nullable=False),  # "granted" | "declined"
+    Column("grant_id", Text),
+    Column("reason", Text),
+    Column("answered_at", DateTime(timezone=True), nullable=False),
+    *_signed_columns(),  # plain: no figures
 )

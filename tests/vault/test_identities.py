@@ -20,6 +20,7 @@ from cbamhub.vault.shards import ShardRouter
 from cbamhub.vault.signing import OrganisationKey, SignedDocument
 from pydantic import ValidationError
 from vault_samples import steel
+from vault_world import Org, World
 
 from cbamhub.settings import Settings
 
@@ -120,7 +121,15 @@ def test_eori_is_required_for_importers_and_validated() -> None:
 
 async def test_rotation_keeps_old_signatures_verifiable(router: ShardRouter) -> None:
     org, old = await _manufacturer(router, "TR")
-    record = {**steel(), "manufacturerId": org}
+    site = await World(router).site(Org(org, old, "manufacturer"), "TR", ("72085120",))
+    record = {
+        **steel(),
+        "manufacturerId": org,
+        "installationId": site.installation.id,
+        "productLineId": site.line.id,
+        "countryCode": "TR",
+        "unLoCode": "TR IST",
+    }
     before = old.sign_document(record)
     await publishing.publish(router, before.payload, before.signature, before.key_id)
     signed_at = datetime.now(UTC)

@@ -43,6 +43,7 @@ HUB_EXTENSIONS = (
     "manufacturerId",
     "installationId",
     "productLineId",
+    "supersedesRecordId",
     "precursors",
     "methodology",
     "dataQualityTier",
