@@ -1,0 +1,208 @@
+"""CustomsCheck: does the hub hold verified embedded emissions for an import line, and the proof.
+
+A line is answered only when every condition holds, each with its own status: the caller may run
+customs checks (policy), the importer is registered, a record exists for the line, it matches the
+line's goods and origin, the importer holds a grant covering it, and it is verified. The answer
+carries the record as signed with its inclusion proof and checkpoint, so customs checks it with the
+ledger's standalone verifier instead of trusting the hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from cbamhub.vault.errors import BadInput, Forbidden
+from cbamhub.vault.reading import StoredRecord
+from cbamhub.vault.record_model import annex_i, normalise_cn
+
+import grpc
+from cbamhub.settings import Settings
+
+from .access import CUSTOMS_ROLE, RecordPolicy
+from .authentication import Authenticator, Caller
+from .evidence_message import evidence_message
+from .generated import customs_pb2, customs_pb2_grpc, hub_evidence_pb2
+from .record_access import VERIFIED, CachedRecordAccess, LineKey, RecordAccess, normalise_period
+from .status import RpcError, abort, line_code
+
+CHECK_LINE = "/cbamhub.customs.v1.CustomsCheck/CheckLine"
+CHECK_CONSIGNMENT = "/cbamhub.customs.v1.CustomsCheck/CheckConsignment"
+
+
+def _bad(field: str, reason: str) -> BadInput:
+    return BadInput(f"{field}: {reason}", {"problems": [{"field": field, "reason": reason}]})
+
+
+def _decimal(text: str, field: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise _bad(field, f"{text!r} is not a decimal number") from None
+    if not value.is_finite() or value <= 0:
+        raise _bad(field, "must be a positive number")
+    return value
+
+
+def _figure(value: float | None) -> Decimal:
+    return Decimal(0) if value is None else Decimal(repr(value))
+
+
+@dataclass(frozen=True)
+class _Line:
+    line: customs_pb2.DeclarationLine
+    cn: str
+    mass: Decimal
+    country: str
+
+
+def _parse(line: customs_pb2.DeclarationLine) -> _Line:
+    cn = str(normalise_cn(line.cn_code))
+    if len(cn) != 8 or not cn.isdigit():
+        raise _bad("cn_code", f"{line.cn_code!r} is not an 8-digit CN code")
+    country = line.country_of_origin.strip().upper()
+    if len(country) != 2 or not country.isalpha():
+        raise _bad("country_of_origin", "an ISO 3166-1 alpha-2 code")
+    if not line.importer_eori.strip():
+        raise _bad("importer_eori", "required")
+    return _Line(line, cn, _decimal(line.net_mass, "net_mass"), country)
+
+
+class CustomsCheckService(customs_pb2_grpc.CustomsCheckServicer):
+    def __init__(
+        self,
+        settings: Settings,
+        authenticator: Authenticator,
+        policy: RecordPolicy,
+        records: RecordAccess,
+    ) -> None:
+        self._settings = settings
+        self._authenticator = authenticator
+        self._policy = policy
+        self._records = records
+
+    async def _caller(
+        self, context: grpc.aio.ServicerContext[Any, Any], method: str, request: Any
+    ) -> Caller:
+        caller = await self._authenticator.authenticate(context, method, request)
+        # The policy decides each line; this gate only spares a non-customs caller's stream the
+        # per-line work (and tells it once, as the stream's status).
+        if caller.role != CUSTOMS_ROLE:
+            raise Forbidden(
+                f"customs checks are for customs organisations; {caller.organisation_id} is a "
+                f"{caller.role}"
+            )
+        return caller
+
+    async def check(
+        self,
+        caller: Caller,
+        records: RecordAccess,
+        raw: customs_pb2.DeclarationLine,
+        evidence: dict[str, hub_evidence_pb2.Evidence],
+    ) -> customs_pb2.LineCheck:
+        """One line's answer; raises the vault's typed errors (or RpcError) when it cannot be given."""
+        line = _parse(raw)
+        importer_id = await records.importer(raw.importer_eori.strip())
+        record_id = raw.record_id.strip() or await records.find(
+            LineKey(
+                line.country,
+                line.cn,
+                normalise_period(raw.period),
+                raw.installation_id.strip() or None,
+                raw.manufacturer_id.strip() or None,
+            )
+        )
+        stored = await records.read(record_id)
+        self._matches(line, stored)
+        await self._policy.customs_check(caller, importer_id, stored)
+        state = await records.state(record_id)
+        if state.status != VERIFIED:
+            successor = f"; superseded by {state.superseded_by}" if state.superseded_by else ""
+            raise RpcError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"record {record_id} is {state.status}, not verified{successor}",
+            )
+        if record_id not in evidence:
+            evidence[record_id] = evidence_message(stored)
+        return self._answer(line, stored, state.status, evidence[record_id])
+
+    @staticmethod
+    def _matches(line: _Line, stored: StoredRecord) -> None:
+        record = stored.record
+        if record.cn_code != line.cn:
+            raise _bad("cn_code", f"record {stored.record_id} is for CN {record.cn_code}")
+        if record.country_code != line.country:
+            raise _bad(
+                "country_of_origin",
+                f"record {stored.record_id} is of an installation in {record.country_code}",
+            )
+
+    @staticmethod
+    def _answer(
+        line: _Line, stored: StoredRecord, status: str, evidence: hub_evidence_pb2.Evidence
+    ) -> customs_pb2.LineCheck:
+        record = stored.record
+        direct = _figure(record.direct_emissions.specific_embedded_emissions_direct)
+        indirect = Decimal(0)
+        # Art. 7(1): indirect emissions count only outside Annex II; they are reported as counted.
+        if record.indirect_emissions is not None and annex_i().indirect_counts(line.cn):
+            indirect = _figure(record.indirect_emissions.specific_embedded_emissions_indirect)
+        return customs_pb2.LineCheck(
+            line_id=line.line.line_id,
+            code=0,
+            record_id=stored.record_id,
+            record_state=status,
+            see_direct=str(direct),
+            see_indirect=str(indirect),
+            see_total=str(direct + indirect),
+            quality_tier=record.data_quality_tier.value,
+            embedded_direct=str(line.mass * direct),
+            embedded_indirect=str(line.mass * indirect),
+            embedded_total=str(line.mass * (direct + indirect)),
+            evidence=evidence,
+        )
+
+    def _deadline(self, context: grpc.aio.ServicerContext[Any, Any]) -> float:
+        remaining = context.time_remaining()
+        cap = self._settings.grpc_max_call_seconds
+        return cap if remaining is None else min(cap, remaining)
+
+    async def CheckLine(
+        self,
+        request: customs_pb2.DeclarationLine,
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> customs_pb2.LineCheck:
+        try:
+            async with asyncio.timeout(self._deadline(context)):
+                caller = await self._caller(context, CHECK_LINE, request)
+                return await self.check(caller, self._records, request, {})
+        except Exception as error:  # every failure leaves as a status, never a traceback
+            await abort(context, error)
+
+    async def CheckConsignment(
+        self,
+        request_iterator: AsyncIterator[customs_pb2.DeclarationLine],
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> AsyncIterator[customs_pb2.LineCheck]:
+        # One consistent view per consignment: each record, grant and state is read once.
+        records = CachedRecordAccess(self._records, float("inf"))
+        evidence: dict[str, hub_evidence_pb2.Evidence] = {}
+        loop = asyncio.get_running_loop()
+        ends_at = loop.time() + self._deadline(context)
+        try:
+            caller = await self._caller(context, CHECK_CONSIGNMENT, None)
+            async for raw in request_iterator:
+                if loop.time() > ends_at:
+                    raise TimeoutError
+                try:
+                    answer = await self.check(caller, records, raw, evidence)
+                except Exception as error:  # the line's own failure: the others go on
+                    code, message = line_code(error)
+                    answer = customs_pb2.LineCheck(line_id=raw.line_id, code=code, message=message)
+                yield answer
+        except Exception as error:
+            await abort(context, error)

@@ -1,0 +1,117 @@
+"""The gRPC server: CustomsCheck and Registry, standard health checking and server reflection.
+
+Built from one Settings object and a shard router (no module-level state: tests run several
+servers in one process). `start_rpc_server` returns a running server bound to its port;
+`serve` runs one until cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from cbamhub.jurisdictions.rulebook import Rulebook, load_rulebook
+from cbamhub.vault.shards import ShardRouter
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+
+import grpc
+from cbamhub.settings import Settings
+
+from .access import RecordPolicy
+from .authentication import Authenticator
+from .customs_service import CustomsCheckService
+from .external_systems import ExternalSystems
+from .generated import customs_pb2, customs_pb2_grpc, registry_pb2, registry_pb2_grpc
+from .record_access import CachedRecordAccess, RecordAccess, VaultRecordAccess
+from .registry_service import RegistryService
+from .tls import server_credentials
+
+CUSTOMS_SERVICE = customs_pb2.DESCRIPTOR.services_by_name["CustomsCheck"].full_name
+REGISTRY_SERVICE = registry_pb2.DESCRIPTOR.services_by_name["Registry"].full_name
+HUB_SERVICES = (CUSTOMS_SERVICE, REGISTRY_SERVICE)
+
+
+@dataclass
+class RpcServer:
+    server: grpc.aio.Server
+    port: int
+    health: health_aio.HealthServicer
+    external: ExternalSystems
+    tls: bool
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def stop(self, grace: float | None = 2.0) -> None:
+        """NOT_SERVING first, so load balancers drain it, then stop and close the adapters."""
+        for name in ("", *HUB_SERVICES):
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.server.stop(grace)
+        await self.external.close()
+
+
+async def start_rpc_server(
+    settings: Settings,
+    router: ShardRouter,
+    policy: RecordPolicy,
+    *,
+    external: ExternalSystems | None = None,
+    records: RecordAccess | None = None,
+    rulebook: Rulebook | None = None,
+) -> RpcServer:
+    systems = external if external is not None else ExternalSystems.from_settings(settings)
+    access = records or CachedRecordAccess(
+        VaultRecordAccess(router), settings.grpc_read_cache_seconds
+    )
+    authenticator = Authenticator(router, settings)
+    server = grpc.aio.server(
+        options=[("grpc.max_concurrent_streams", settings.grpc_max_concurrent_streams)]
+    )
+    customs_pb2_grpc.add_CustomsCheckServicer_to_server(
+        CustomsCheckService(settings, authenticator, policy, access), server
+    )
+    registry_pb2_grpc.add_RegistryServicer_to_server(
+        RegistryService(
+            settings, authenticator, policy, access, systems, rulebook or load_rulebook()
+        ),
+        server,
+    )
+    health = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection(
+        (*HUB_SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+         reflection.SERVICE_NAME),
+        server,
+    )  # fmt: skip
+    credentials = server_credentials(settings)
+    address = f"{settings.grpc_host}:{settings.grpc_port}"
+    if credentials is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, credentials)
+    await server.start()
+    for name in ("", *HUB_SERVICES):
+        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return RpcServer(server, port, health, systems, credentials is not None)
+
+
+async def serve(
+    settings: Settings,
+    router: ShardRouter,
+    policy: RecordPolicy,
+    *,
+    external: ExternalSystems | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run the RPC server until `stop` is set (or the task is cancelled), then drain it."""
+    running = await start_rpc_server(settings, router, policy, external=external)
+    try:
+        if stop is None:
+            await running.server.wait_for_termination()
+        else:
+            await stop.wait()
+    finally:
+        await running.stop()
