@@ -10,21 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphql import (
-    DocumentNode,
-    ExecutionResult,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLError,
-    InlineFragmentNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
-)
+from graphql import ExecutionResult, GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
 
 from .authentication import Caller
+from .operations import root_fields
 
 PUBLIC_ROOT_FIELDS = frozenset({"registerOrganisation", "__typename"})
 INTROSPECTION = frozenset({"__schema", "__type"})
@@ -42,32 +33,6 @@ def caller_of(info: Info) -> Caller:
     return caller
 
 
-def _root_fields(document: DocumentNode, operation_name: str | None) -> Iterator[str]:
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    chosen = [
-        o
-        for o in operations
-        if operation_name is None or (o.name and o.name.value == operation_name)
-    ]
-
-    def walk(selection_set: SelectionSetNode, seen: frozenset[str]) -> Iterator[str]:
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                yield selection.name.value
-            elif isinstance(selection, InlineFragmentNode):
-                yield from walk(selection.selection_set, seen)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                if name in fragments and name not in seen:
-                    yield from walk(fragments[name].selection_set, seen | {name})
-
-    for operation in chosen:
-        yield from walk(operation.selection_set, frozenset())
-
-
 class AnonymousGuard(SchemaExtension):
     """Refuses an anonymous operation that selects any non-public root field (introspection is
     public only in development mode, where GraphiQL needs it)."""
@@ -77,7 +42,7 @@ class AnonymousGuard(SchemaExtension):
         document = self.execution_context.graphql_document
         if isinstance(context, dict) and context.get("caller") is None and document is not None:
             public = PUBLIC_ROOT_FIELDS | (INTROSPECTION if context.get("debug") else frozenset())
-            fields = set(_root_fields(document, self.execution_context.operation_name))
+            fields = set(root_fields(document, self.execution_context.operation_name))
             private = sorted(fields - public)
             if private:
                 self.execution_context.result = ExecutionResult(

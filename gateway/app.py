@@ -29,7 +29,10 @@ from strawberry.asgi import GraphQL
 from cbamhub.settings import Settings
 
 from .authentication import Authenticator, Caller
+from .health import healthz, readyz
+from .metrics import Metrics, metrics_endpoint
 from .middleware.authentication import AuthenticationMiddleware
+from .middleware.metrics import MetricsMiddleware
 from .middleware.rate_limit import RateLimitMiddleware
 from .middleware.request_id import RequestIdMiddleware
 from .rate_limits import InProcessRateLimiter, RateLimiter, RedisRateLimiter
@@ -128,6 +131,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         router = await ShardRouter.open(settings)
         app.state.router = router
+        app.state.metrics = Metrics()
         secret = bytes.fromhex(settings.auth_token_secret) if settings.auth_token_secret else None
         app.state.authenticator = Authenticator(
             router, settings, TokenIssuer(secret, settings.auth_token_ttl_seconds)
@@ -163,15 +167,13 @@ def create_app(
             if redis is not None:
                 await redis.aclose()
 
-    async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "regions": request.app.state.router.regions})
-
     protected = ("/graphql", "/auth/")
     app = Starlette(
         debug=debug,
         lifespan=lifespan,
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(MetricsMiddleware),
             Middleware(
                 AuthenticationMiddleware, protected=protected, max_body=settings.max_request_bytes
             ),
@@ -182,6 +184,8 @@ def create_app(
     app.router.routes.extend(
         [
             Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
             Route("/auth/token", issue_token, methods=["POST"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Mount("/log", app=_RegionLogs(app)),

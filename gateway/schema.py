@@ -30,6 +30,7 @@ from .graphql_types import (
     SignedRecordInput,
 )
 from .identities import IdentityMutation, IdentityQuery
+from .operations import OperationLabel
 
 
 def _router(info: Info) -> ShardRouter:
@@ -98,6 +99,12 @@ def _submissions(
     return submissions, problems
 
 
+def _count(info: Info, published: list[publishing.Published]) -> None:
+    metrics = info.context["request"].app.state.metrics
+    for item in published:
+        metrics.ingested.labels(item.region, str(item.replayed).lower()).inc()
+
+
 def _published(published: publishing.Published) -> PublishedRecord:
     return PublishedRecord(
         record_id=strawberry.ID(published.record_id),
@@ -122,6 +129,7 @@ class Mutation:
             )
         except VaultError as error:
             raise graphql_error(error) from error
+        _count(info, [published])
         return _published(published)
 
     @strawberry.mutation(
@@ -136,6 +144,7 @@ class Mutation:
             published = await publishing.publish_batch(_router(info), submissions, problems)
         except VaultError as error:
             raise graphql_error(error) from error
+        _count(info, published)
         return [_published(p) for p in published]
 
     @strawberry.mutation(
@@ -155,6 +164,7 @@ class Mutation:
             published = await publishing.publish_batch(_router(info), submissions)
         except VaultError as error:
             raise graphql_error(error) from error
+        _count(info, published)
         return [_published(p) for p in published]
 
 
@@ -176,6 +186,7 @@ schema = HubSchema(
     mutation=merge_types("Mutation", (Mutation, IdentityMutation)),
     config=StrawberryConfig(scalar_map={Long: LONG_SCALAR}),
     extensions=[
+        OperationLabel,
         AnonymousGuard,
         lambda: MaskErrors(should_mask_error=_unexpected, error_message="Internal server error"),
     ],

@@ -354,6 +354,22 @@ class TransparencyLog:
             return None
         return row.size, row.note
 
+    async def finalised(self) -> tuple[int, datetime] | None:
+        """(size, time) of the latest final checkpoint: how far behind witnessing runs."""
+        table = schema.final_checkpoints
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(table.c.size, table.c.finalised_at)
+                    .order_by(table.c.size.desc())
+                    .limit(1)
+                )
+            ).first()
+        if row is None:
+            return None
+        at = row.finalised_at
+        return row.size, at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
     async def tile(self, level: int, index: int) -> tuple[int, bytes]:
         """(width, expanded hashes) of a stored tile, for serving and auditing."""
         async with self.engine.connect() as conn:
