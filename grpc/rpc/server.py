@@ -19,7 +19,7 @@ from grpc_reflection.v1alpha import reflection
 import grpc
 from cbamhub.settings import Settings
 
-from .access import RecordPolicy
+from .access import NoPolicy, RecordPolicy
 from .authentication import Authenticator
 from .customs_service import CustomsCheckService
 from .external_systems import ExternalSystems
@@ -56,12 +56,13 @@ class RpcServer:
 async def start_rpc_server(
     settings: Settings,
     router: ShardRouter,
-    policy: RecordPolicy,
+    policy: RecordPolicy | None = None,
     *,
     external: ExternalSystems | None = None,
     records: RecordAccess | None = None,
     rulebook: Rulebook | None = None,
 ) -> RpcServer:
+    policy = policy or NoPolicy()
     systems = external if external is not None else ExternalSystems.from_settings(settings)
     access = records or CachedRecordAccess(
         VaultRecordAccess(router), settings.grpc_read_cache_seconds
@@ -101,7 +102,7 @@ async def start_rpc_server(
 async def serve(
     settings: Settings,
     router: ShardRouter,
-    policy: RecordPolicy,
+    policy: RecordPolicy | None = None,
     *,
     external: ExternalSystems | None = None,
     stop: asyncio.Event | None = None,

@@ -36,8 +36,10 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
         if settings.grpc_tls_client_ca is None
         else _read(settings.grpc_tls_client_ca, "grpc_tls_client_ca")
     )
-    if settings.grpc_require_client_cert and client_ca is None:
-        raise ValueError("grpc_require_client_cert needs grpc_tls_client_ca")
+    if settings.grpc_require_client_cert != (client_ca is not None):
+        # grpcio verifies client certificates only when it requires them: a CA without the
+        # requirement would ask for nothing and silently authenticate nobody.
+        raise ValueError("grpc_tls_client_ca and grpc_require_client_cert=true go together")
     return grpc.ssl_server_credentials(
         [pair],
         root_certificates=client_ca,
