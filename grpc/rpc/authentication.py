@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import grpc
 from cbamhub.vault.errors import NotFound, VaultError
 from cbamhub.vault.identities import Organisation, get_organisation
 from cbamhub.vault.ids import region_of
 from cbamhub.vault.shards import ShardRouter
 from google.protobuf.message import Message
 
-import grpc
 from cbamhub.settings import Settings
 
 from .call_signing import (

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import grpc
 from cbamhub.vault.errors import BadInput, Forbidden
 from cbamhub.vault.reading import StoredRecord
 from cbamhub.vault.record_model import annex_i, normalise_cn
 
-import grpc
 from cbamhub.settings import Settings
 
 from .access import CUSTOMS_ROLE, RecordPolicy

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
 import grpc
+
 from cbamhub.settings import Settings
 
 from .generated import external_pb2, external_pb2_grpc

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import grpc
 from cbamhub.jurisdictions.declaration import ImportLine, declare
 from cbamhub.jurisdictions.documents import (
     DocumentError,
@@ -29,7 +30,6 @@ from cbamhub.ledger.statements import Statement
 from cbamhub.vault.errors import BadInput, Forbidden
 from cbamhub.vault.ids import new_id
 
-import grpc
 from cbamhub.settings import Settings
 
 from .access import RecordPolicy

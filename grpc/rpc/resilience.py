@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import grpc
+
 from cbamhub.settings import Settings
 
 from .status import RpcError

@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+import grpc
 from cbamhub.jurisdictions.rulebook import Rulebook, load_rulebook
 from cbamhub.vault.shards import ShardRouter
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
-import grpc
 from cbamhub.settings import Settings
 
 from .access import NoPolicy, RecordPolicy

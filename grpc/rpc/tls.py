@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import grpc
+
 from cbamhub.settings import Settings
 
 
