@@ -39,11 +39,10 @@ async def register(
     return Member(await identities.register_organisation(router, org, key.public_key), key)
 
 
-class SigningInterceptor(
-    grpc.aio.UnaryUnaryClientInterceptor,  # type: ignore[misc]
-    grpc.aio.StreamStreamClientInterceptor,  # type: ignore[misc]
-):
-    """Signs every call of a channel as `member` (the client side of per-call signed metadata)."""
+class SigningInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    """Signs every unary call of a channel as `member` (the client side of per-call signed
+    metadata). Streams pass their signed metadata themselves (grpcio's aio stream interceptors
+    failed with "Internal error from Core" here)."""
 
     def __init__(self, member: Member) -> None:
         self._signer = member.signer
@@ -57,11 +56,6 @@ class SigningInterceptor(
 
     async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(self._details(details, request), request)
-
-    async def intercept_stream_stream(
-        self, continuation: Any, details: Any, request_iterator: Any
-    ) -> Any:
-        return await continuation(self._details(details, None), request_iterator)
 
 
 @dataclass
