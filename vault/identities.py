@@ -28,11 +28,11 @@ from . import schema
 from .errors import (
     BadInput,
     DuplicateSubmission,
-    Forbidden,
     InvalidSignature,
     NotFound,
     UnknownKey,
 )
+from .errors import Forbidden as Forbidden  # re-exported: it was defined here first
 from .ids import new_id, region_of
 from .models import KeyAddition, KeyRevocation, OrganisationIn, OrganisationRegistration
 from .shards import ShardRouter

@@ -20,9 +20,8 @@ from cbamhub.ledger.statements import StatementKind
 from sqlalchemy import select
 
 from . import schema
-from .errors import NotFound
+from .errors import Forbidden, NotFound
 from .identities import (
-    Forbidden,
     append_statement,
     aware,
     get_organisation,

@@ -35,8 +35,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import schema
-from .errors import BadInput, InvalidTransition, NotFound
-from .identities import Forbidden, aware, get_organisation, parse_signed, rfc3339, verify_signed
+from .errors import BadInput, Forbidden, InvalidTransition, NotFound
+from .identities import aware, get_organisation, parse_signed, rfc3339, verify_signed
 from .ids import new_id, region_of
 from .models import Attestation, Rejection, VerificationRequest
 from .shards import Shard, ShardRouter

@@ -42,12 +42,13 @@ from . import schema
 from .errors import (
     BadInput,
     DuplicateSubmission,
+    Forbidden,
     InvalidSignature,
     InvalidTransition,
     UnknownKey,
     VaultError,
 )
-from .identities import Forbidden, RegisteredKey, organisation_key
+from .identities import RegisteredKey, organisation_key
 from .ids import new_id, region_of
 from .lifecycle import (
     EventKind,

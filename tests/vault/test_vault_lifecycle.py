@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from cbamhub.ledger.statements import StatementKind
 from cbamhub.vault import identities, lifecycle
-from cbamhub.vault.errors import BadInput, InvalidTransition, NotFound, UnknownKey
-from cbamhub.vault.identities import Forbidden
+from cbamhub.vault.errors import BadInput, Forbidden, InvalidTransition, NotFound, UnknownKey
 from cbamhub.vault.lifecycle import RecordStatus
 from cbamhub.vault.signing import OrganisationKey, SignedDocument
 from vault_world import STEEL, WIRE, Org, Site, World, count, entries

@@ -4,8 +4,7 @@ anything else is refused with the field at fault and writes nothing (SQLite and 
 from __future__ import annotations
 
 import pytest
-from cbamhub.vault.errors import BadInput, VaultError
-from cbamhub.vault.identities import Forbidden
+from cbamhub.vault.errors import BadInput, Forbidden, VaultError
 from cbamhub.vault.publishing import Submission, publish_batch
 from vault_world import ALUMINIUM, STEEL, WIRE, World, count
 
