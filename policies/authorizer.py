@@ -59,7 +59,7 @@ class Authorizer:
         document = {
             "principal": principal.to_input(),
             "record": record.to_input(),
-            "grants": grants.document,
+            "grants": grants.lookup(principal.organisation_id, record.product_line_id),
             "assignments": assignments.document,
         }
         key = _record_key(record)
@@ -81,7 +81,7 @@ class Authorizer:
             "principal": principal.to_input(),
             "importer_id": importer_id,
             "record": record.to_input(),
-            "grants": grants.document,
+            "grants": grants.lookup(importer_id, record.product_line_id),
         }
         key = (importer_id, *_record_key(record))
         tags = {principal.organisation_id, importer_id}
@@ -139,7 +139,7 @@ class Authorizer:
         """The compiled grant set: what `principal` may read, once per request, for SQL pushdown."""
         document = {
             "principal": principal.to_input(),
-            "grants": grants.document,
+            "grants": grants.of_importer(principal.organisation_id),
             "assignments": assignments.document,
         }
         answer = await self._answer(

@@ -90,6 +90,26 @@ class GrantSet:
             )
         return tree
 
+    def lookup(self, importer_id: str, product_line_id: str | None) -> dict[str, Any]:
+        """The part of `document` a decision about one record looks at: the importer's grants on
+        the record's product line and its "*" grants, under the same keys.
+
+        Converting the input is most of a decision's cost in rego-cpp (300 grants, ~100 KB of
+        JSON: ~50 ms; this slice: ~1 ms, measured in bench/bench_policy.py), and the policy looks
+        up exactly these keys. A slice can only hold fewer grants than the whole, so it can turn
+        an allow into a denial, never the reverse.
+        """
+        lines = self.document.get(importer_id)
+        if lines is None:
+            return {}
+        keys = (product_line_id, ANY_PRODUCT_LINE) if product_line_id else (ANY_PRODUCT_LINE,)
+        return {importer_id: {k: lines[k] for k in keys if k in lines}}
+
+    def of_importer(self, importer_id: str) -> dict[str, Any]:
+        """The importer's own grants (what its compiled grant set is made from)."""
+        lines = self.document.get(importer_id)
+        return {} if lines is None else {importer_id: lines}
+
     @cached_property
     def _boundaries(self) -> tuple[datetime, ...]:
         moments = {g.valid_from for g in self.grants}

@@ -86,7 +86,8 @@ class RegoRuntime:
     def evaluate(self, path: str, input_document: Any) -> Any:
         """The value of rule `path` (e.g. "cbamhub/authz/read") for this input; None if undefined."""
         try:
-            self._interpreter.set_input_term(json.dumps(input_document))
+            # regopy's Python-object conversion is ~2x faster than rego-cpp parsing JSON text
+            self._interpreter.set_input(input_document)
             if path in self._entrypoints:
                 output = self._interpreter.query_bundle_entrypoint(self._plan, path)
             else:
