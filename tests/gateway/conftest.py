@@ -11,8 +11,9 @@ from cbamhub.vault import identities
 from cbamhub.vault.models import OrganisationIn
 from cbamhub.vault.shards import ShardRouter
 from cbamhub.vault.signing import OrganisationKey
-from gateway_hub import Hub
+from gateway_hub import SITE_CN_CODES, SITE_COUNTRIES, Hub
 
+from cbamhub.demo import register_sample_site
 from cbamhub.settings import Settings
 
 
@@ -27,12 +28,17 @@ async def hub(region_urls: dict[str, str], tmp_path: Path, serve_asgi: Callable[
     )
     key = OrganisationKey.generate()
     registered: dict[str, str] = {}
+    sites: dict[str, tuple[str, str]] = {}
 
     async def on_startup(router: ShardRouter) -> None:
         organisation = OrganisationIn(role="manufacturer", legal_name="Test Steel", country="TR")
         registered["id"] = await identities.register_organisation(
             router, organisation, key.public_key
         )
+        for country in SITE_COUNTRIES:
+            sites[country] = await register_sample_site(
+                router, registered["id"], key, country, list(SITE_CN_CODES), name=f"{country} works"
+            )
 
     url = serve_asgi(create_app(settings, on_startup=on_startup))
-    return Hub(url, settings, registered["id"], key)
+    return Hub(url, settings, registered["id"], key, sites)

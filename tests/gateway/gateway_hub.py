@@ -16,22 +16,38 @@ from cbamhub.client import SignedRequests
 from cbamhub.demo import sample_record
 from cbamhub.settings import Settings
 
+SITE_COUNTRIES = ("TR", "DE", "CN", "FR")
+"""The manufacturer has one registered installation in each, with one product line of SITE_CN_CODES
+(Annex I codes, shared/reference/cbam_facts.md §1)."""
+SITE_CN_CODES = ("72081000", "72139110", "76011000")
+
 
 class Hub:
     def __init__(
-        self, url: str, settings: Settings, manufacturer: str, key: OrganisationKey
+        self,
+        url: str,
+        settings: Settings,
+        manufacturer: str,
+        key: OrganisationKey,
+        sites: dict[str, tuple[str, str]],
     ) -> None:
         self.url = url
         self.settings = settings
         self.manufacturer = manufacturer
         self.key = key
+        self.sites = sites
+        """country -> (installation id, product line id)"""
 
     def record(self, **changes: Any) -> dict[str, Any]:
-        """A record document (KIT shape) from the few figures the tests vary."""
+        """A record document (KIT shape) from the few figures the tests vary, naming the registered
+        installation and product line of its country."""
+        country = changes.pop("installation_country", "TR")
+        installation_id, line_id = self.sites[country]
         figures: dict[str, Any] = {
             "manufacturer_id": self.manufacturer,
-            "installation_id": "TR-IST-001",
-            "country": changes.pop("installation_country", "TR"),
+            "installation_id": installation_id,
+            "country": country,
+            "product_line_id": line_id,
             "cn_code": "72081000",
             "period": "2026-Q1",
             "see_direct": 1.92,

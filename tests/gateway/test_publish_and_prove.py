@@ -39,14 +39,15 @@ async def test_published_record_comes_back_with_evidence_that_verifies_offline(h
     assert "errors" not in body, body
     published = body["data"]["publishRecord"]
     assert published["region"] == "row"  # TR is not in this hub's country table
-    assert published["leafIndex"] == 1  # leaf 0 is the manufacturer's registration
-    assert published["treeSize"] == 2
-    assert published["checkpoint"].startswith(f"{hub.settings.log_origin('row')}\n2\n")
+    # leaves 0-2: the manufacturer's registration, its TR installation and product line
+    assert published["leafIndex"] == 3
+    assert published["treeSize"] == 4
+    assert published["checkpoint"].startswith(f"{hub.settings.log_origin('row')}\n4\n")
 
     body = await hub.gql(RECORD, id=published["recordId"])
     record = body["data"]["record"]
     assert record["cnCode"] == "72081000" and record["seeDirect"] == 1.92
-    assert record["inclusionProof"]["leafIndex"] == 1
+    assert record["inclusionProof"]["leafIndex"] == 3
 
     ok = run_cli("verify", "-", "--log-key", hub.vkey("row"), stdin=record["evidence"])
     assert ok.returncode == 0, ok.stderr
@@ -74,7 +75,7 @@ async def test_records_land_only_in_their_home_region(
     hub: Hub, region_urls: dict[str, str]
 ) -> None:
     for country, region in (("DE", "eu"), ("CN", "cn"), ("FR", "eu"), ("TR", "row")):
-        document = hub.record(installation_country=country, installation_id=f"{country}-1")
+        document = hub.record(installation_country=country)
         published = (await hub.gql(PUBLISH, input=hub.signed_input(document)))["data"][
             "publishRecord"
         ]
@@ -187,9 +188,9 @@ async def test_the_regions_logs_are_served_as_tiles_an_auditor_can_check(hub: Hu
     async with httpx.AsyncClient() as client:
         checkpoint = await client.get(f"{hub.url}/log/row/checkpoint")
         assert checkpoint.status_code == 200
-        assert checkpoint.text.startswith(f"{hub.settings.log_origin('row')}\n2\n")
+        assert checkpoint.text.startswith(f"{hub.settings.log_origin('row')}\n4\n")
         assert (await client.get(f"{hub.url}/log/mars/checkpoint")).status_code == 404
     async with HttpTileSource(f"{hub.url}/log/row") as source:
         report = await audit(source, hub.vkey("row"))
     assert report.ok, report.problems
-    assert report.size == 2
+    assert report.size == 4

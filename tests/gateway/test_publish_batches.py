@@ -32,7 +32,8 @@ async def test_a_batch_lands_whole_in_each_home_region(
     assert "errors" not in body, body
     published = body["data"]["publishRecords"]
     assert [p["region"] for p in published] == ["row"] * 5 + ["eu"] * 3 + ["cn"] * 2
-    assert [p["leafIndex"] for p in published[:5]] == [1, 2, 3, 4, 5]  # leaf 0: registration
+    # leaves 0-2: the registration, installation and product line
+    assert [p["leafIndex"] for p in published[:5]] == [3, 4, 5, 6, 7]
     assert not any(p["replayed"] for p in published)
     assert await count_rows(region_urls["row"], "records") == 5
     assert await count_rows(region_urls["eu"], "records") == 3

@@ -16,7 +16,7 @@ PUBLISH = """mutation($input: SignedRecordInput!) { publishRecord(input: $input)
 async def test_the_figures_are_not_in_the_database_but_come_back_to_readers(
     hub: Hub, region_urls: dict[str, str]
 ) -> None:
-    document = hub.record(see_direct=9.87654321, installation_id="SECRET-PLANT-42")
+    document = hub.record(see_direct=9.87654321)
     signed = hub.signed_input(document)
     record_id = (await hub.gql(PUBLISH, input=signed))["data"]["publishRecord"]["recordId"]
 

@@ -24,7 +24,7 @@ from cbamhub.vault.shards import ShardRouter, load_log_signer
 from cbamhub.vault.signing import OrganisationKey
 
 from cbamhub.client import SignedRequests
-from cbamhub.demo import sample_record
+from cbamhub.demo import register_sample_site, sample_record
 from cbamhub.settings import Settings, WitnessSettings
 
 PUBLISH = """mutation($input: SignedRecordInput!) { publishRecord(input: $input) { recordId } }"""
@@ -77,11 +77,23 @@ async def start_hub(
     async def on_startup(router: ShardRouter) -> None:
         org = OrganisationIn(role="manufacturer", legal_name="W Steel", country="DE")
         state["org"] = await identities.register_organisation(router, org, key.public_key)
+        state["installation"], state["line"] = await register_sample_site(
+            router, state["org"], key, "DE", ["76011000"]
+        )
 
     url = serve_asgi(create_app(settings, on_startup=on_startup))
 
     def signed_input() -> dict[str, str]:
-        document = sample_record(state["org"], "DE-1", "DE", "76011000", "2026", 1.6, 8.1)
+        document = sample_record(
+            state["org"],
+            state["installation"],
+            "DE",
+            "76011000",
+            "2026",
+            1.6,
+            8.1,
+            product_line_id=state["line"],
+        )
         signed = key.sign_document(document)
         return {
             "payload": signed.payload.decode(),
