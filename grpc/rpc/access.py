@@ -7,9 +7,12 @@ no, fail closed).
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import grpc
+from cbamhub.vault.errors import Forbidden
 from cbamhub.vault.reading import StoredRecord
 
 from .authentication import Caller
@@ -42,3 +45,43 @@ class NoPolicy:
 
     async def read(self, caller: Caller, stored: StoredRecord) -> None:
         raise self._refuse()
+
+
+class CachedPolicy:
+    """Decisions of `inner` reused for `ttl` seconds (float("inf"): for this object's life, as for
+    one consignment). A denial is reused too (as its Forbidden error); an engine failure is not."""
+
+    def __init__(self, inner: RecordPolicy, ttl: float, max_entries: int = 50_000) -> None:
+        self._inner = inner
+        self._ttl = ttl
+        self._max = max_entries
+        self._decisions: dict[tuple[str, ...], tuple[float, Forbidden | None]] = {}
+
+    async def _decide(self, key: tuple[str, ...], ask: Callable[[], Awaitable[None]]) -> None:
+        if self._ttl <= 0:
+            await ask()
+            return
+        now = time.monotonic()
+        hit = self._decisions.get(key)
+        if hit is not None and hit[0] > now:
+            if hit[1] is not None:
+                raise hit[1]
+            return
+        denial: Forbidden | None = None
+        try:
+            await ask()
+        except Forbidden as error:
+            denial = error
+        if len(self._decisions) >= self._max:
+            self._decisions.clear()
+        self._decisions[key] = (now + self._ttl, denial)
+        if denial is not None:
+            raise denial
+
+    async def customs_check(self, caller: Caller, importer_id: str, stored: StoredRecord) -> None:
+        key = ("customs", caller.organisation_id, importer_id, stored.record_id)
+        await self._decide(key, lambda: self._inner.customs_check(caller, importer_id, stored))
+
+    async def read(self, caller: Caller, stored: StoredRecord) -> None:
+        key = ("read", caller.organisation_id, stored.record_id)
+        await self._decide(key, lambda: self._inner.read(caller, stored))

@@ -22,7 +22,7 @@ from cbamhub.vault.record_model import annex_i, normalise_cn
 
 from cbamhub.settings import Settings
 
-from .access import CUSTOMS_ROLE, RecordPolicy
+from .access import CUSTOMS_ROLE, CachedPolicy, RecordPolicy
 from .authentication import Authenticator, Caller
 from .evidence_message import evidence_message
 from .generated import customs_pb2, customs_pb2_grpc, hub_evidence_pb2
@@ -100,6 +100,7 @@ class CustomsCheckService(customs_pb2_grpc.CustomsCheckServicer):
     async def check(
         self,
         caller: Caller,
+        policy: RecordPolicy,
         records: RecordAccess,
         raw: customs_pb2.DeclarationLine,
         evidence: dict[str, hub_evidence_pb2.Evidence],
@@ -118,7 +119,7 @@ class CustomsCheckService(customs_pb2_grpc.CustomsCheckServicer):
         )
         stored = await records.read(record_id)
         self._matches(line, stored)
-        await self._policy.customs_check(caller, importer_id, stored)
+        await policy.customs_check(caller, importer_id, stored)
         state = await records.state(record_id)
         if state.status != VERIFIED:
             successor = f"; superseded by {state.superseded_by}" if state.superseded_by else ""
@@ -179,7 +180,7 @@ class CustomsCheckService(customs_pb2_grpc.CustomsCheckServicer):
         try:
             async with asyncio.timeout(self._deadline(context)):
                 caller = await self._caller(context, CHECK_LINE, request)
-                return await self.check(caller, self._records, request, {})
+                return await self.check(caller, self._policy, self._records, request, {})
         except Exception as error:  # every failure leaves as a status, never a traceback
             await abort(context, error)
 
@@ -190,6 +191,7 @@ class CustomsCheckService(customs_pb2_grpc.CustomsCheckServicer):
     ) -> AsyncIterator[customs_pb2.LineCheck]:
         # One consistent view per consignment: each record, grant and state is read once.
         records = CachedRecordAccess(self._records, float("inf"))
+        policy = CachedPolicy(self._policy, float("inf"))
         evidence: dict[str, hub_evidence_pb2.Evidence] = {}
         loop = asyncio.get_running_loop()
         ends_at = loop.time() + self._deadline(context)
@@ -199,7 +201,7 @@ class CustomsCheckService(customs_pb2_grpc.CustomsCheckServicer):
                 if loop.time() > ends_at:
                     raise TimeoutError
                 try:
-                    answer = await self.check(caller, records, raw, evidence)
+                    answer = await self.check(caller, policy, records, raw, evidence)
                 except Exception as error:  # the line's own failure: the others go on
                     code, message = line_code(error)
                     answer = customs_pb2.LineCheck(line_id=raw.line_id, code=code, message=message)

@@ -19,7 +19,7 @@ from grpc_reflection.v1alpha import reflection
 
 from cbamhub.settings import Settings
 
-from .access import NoPolicy, RecordPolicy
+from .access import CachedPolicy, NoPolicy, RecordPolicy
 from .authentication import Authenticator
 from .customs_service import CustomsCheckService
 from .external_systems import ExternalSystems
@@ -62,7 +62,7 @@ async def start_rpc_server(
     records: RecordAccess | None = None,
     rulebook: Rulebook | None = None,
 ) -> RpcServer:
-    policy = policy or NoPolicy()
+    decisions = CachedPolicy(policy or NoPolicy(), settings.grpc_read_cache_seconds)
     systems = external if external is not None else ExternalSystems.from_settings(settings)
     access = records or CachedRecordAccess(
         VaultRecordAccess(router), settings.grpc_read_cache_seconds
@@ -72,11 +72,11 @@ async def start_rpc_server(
         options=[("grpc.max_concurrent_streams", settings.grpc_max_concurrent_streams)]
     )
     customs_pb2_grpc.add_CustomsCheckServicer_to_server(
-        CustomsCheckService(settings, authenticator, policy, access), server
+        CustomsCheckService(settings, authenticator, decisions, access), server
     )
     registry_pb2_grpc.add_RegistryServicer_to_server(
         RegistryService(
-            settings, authenticator, policy, access, systems, rulebook or load_rulebook()
+            settings, authenticator, decisions, access, systems, rulebook or load_rulebook()
         ),
         server,
     )

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from cbamhub.policies.engines import authorizer_from_settings
+from cbamhub.rpc.record_policy import AuthorizerPolicy
 from cbamhub.rpc.server import start_rpc_server
 from cbamhub.vault.shards import ShardRouter
 from rpc_world import IMPORTER_EORI, World, register
@@ -32,7 +34,9 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     customs = await register(router, "customs", "DE", "DE000000000000001", "Zoll")
     importer = await register(router, "importer", "DE", IMPORTER_EORI, "Import GmbH")
     manufacturer = await register(router, "manufacturer", "TR", None, "Steel")
-    server = await start_rpc_server(settings, router)
+    authorizer = authorizer_from_settings(settings)
+    server = await start_rpc_server(settings, router, AuthorizerPolicy(authorizer, router))
     w = World(settings, router, server, customs, importer, manufacturer)
     yield w
     await w.close()
+    await authorizer.engine.aclose()
