@@ -61,7 +61,10 @@ from cbamhub.vault.publishing import (
     Submission,
     _Checked,
     _installation,
+    _Line,
     _period,
+    _product_line_of,
+    _supersede_problems,
     parse_payload,
     publish_batch,
 )
@@ -71,7 +74,7 @@ from cbamhub.vault.signing import OrganisationKey, signature_valid
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from cbamhub.demo import sample_record
+from cbamhub.demo import register_sample_site, sample_record
 from cbamhub.settings import Settings
 
 TARGET_SQLITE = 10_000  # records/s, bulk ingest on the embedded default
@@ -182,15 +185,20 @@ def machine_info() -> None:
 class Signer:
     """Makes unique signed record submissions for one manufacturer, ahead of any timing."""
 
-    def __init__(self, manufacturer: str, key: OrganisationKey) -> None:
+    def __init__(
+        self, manufacturer: str, key: OrganisationKey, sites: dict[str, tuple[str, str]]
+    ) -> None:
         self.manufacturer = manufacturer
         self.key = key
+        self.sites = sites
+        """Plant label -> (registered installation id, product line id)."""
         self.count = 0
 
     def submissions(self, n: int) -> list[Submission]:
         made = []
         for i in range(self.count, self.count + n):
-            country, installation, cn_code = PLANTS[i % len(PLANTS)]
+            country, plant, cn_code = PLANTS[i % len(PLANTS)]
+            installation, line = self.sites[plant]
             document = sample_record(
                 self.manufacturer,
                 installation,
@@ -199,6 +207,7 @@ class Signer:
                 f"2026-Q{1 + (i // 3) % 4}",
                 round(1.5 + i / 1_000_000, 6),  # unique per record: no replays
                 0.31,
+                product_line_id=line,
             )
             signed = self.key.sign_document(document)
             made.append(Submission(signed.payload, signed.signature, signed.key_id))
@@ -227,10 +236,16 @@ async def open_hub(label: str, data_dir: Path, region_urls: dict[str, str]) -> H
         key = OrganisationKey.generate()
         organisation = OrganisationIn(role="manufacturer", legal_name="Bench Steel", country="TR")
         manufacturer = await identities.register_organisation(router, organisation, key.public_key)
+        sites = {
+            plant: await register_sample_site(
+                router, manufacturer, key, country, [cn_code], name=plant
+            )
+            for country, plant, cn_code in PLANTS
+        }
     except BaseException:
         await router.close()
         raise
-    return Hub(label, router, Signer(manufacturer, key))
+    return Hub(label, router, Signer(manufacturer, key, sites))
 
 
 class Postgres:
@@ -336,6 +351,7 @@ STAGES = (
     ("parse", "JSON parse + record validation (parse_payload)"),
     ("key", "registered key lookup (organisation_key, once per batch)"),
     ("verify", "signature verification (signature_valid)"),
+    ("line", "installation + product line check (cached per batch)"),
     ("route", "routing to home shards (for_country)"),
     ("begin", "open writers: BEGIN IMMEDIATE / FOR UPDATE + log head"),
     ("replay", "replay index: HMAC digests + SELECT existing"),
@@ -358,6 +374,7 @@ async def staged_batch(
     left out (every benchmark row is valid)."""
     clock = time.perf_counter
     keys: dict[tuple[str, str], RegisteredKey] = {}
+    lines: dict[tuple[str, str], _Line | None] = {}
     checked: list[_Checked] = []
     for row, submission in enumerate(submissions):
         a = clock()
@@ -374,10 +391,13 @@ async def staged_batch(
         ok = signature_valid(key.public_key, submission.payload, submission.signature)
         d = clock()
         assert ok
-        checked.append(_Checked(row, submission, record, document))
+        line = await _product_line_of(router, record, lines)
+        e = clock()
+        checked.append(_Checked(row, submission, record, document, line.id))
         t["parse"] += b - a
         t["key"] += c - b
         t["verify"] += d - c
+        t["line"] += e - d
     a = clock()
     by_region: dict[str, list[_Checked]] = {}
     for item in checked:
@@ -415,6 +435,8 @@ async def staged_write(
         )
     }
     assert not existing
+    versions, problems = await _supersede_problems(shard, conn, items)
+    assert not versions and not problems  # no corrections here
     now = datetime.now(UTC)
     stamp = now.isoformat().replace("+00:00", "Z")
     t["replay"] += clock() - a
@@ -444,6 +466,12 @@ async def staged_write(
                 "salt": salt,
                 "leaf_index": leaf_index,
                 "recorded_at": now,
+                "product_line_id": item.product_line_id,
+                "version": 1,
+                "supersedes": None,
+                "quality_tier": item.record.data_quality_tier.value,
+                "valid_from": item.record.activity_data.reference_period_start,
+                "valid_until": item.record.activity_data.reference_period_end,
             }
         )
         d = clock()
