@@ -91,6 +91,17 @@ class World:
     def registry_stub(self, member: Member | None) -> registry_pb2_grpc.RegistryStub:
         return registry_pb2_grpc.RegistryStub(self.channel(member))
 
+    async def server_records_read(self, record_id: str) -> Any:
+        """The record with its proof as the vault reads it (for expected values)."""
+        from cbamhub.vault.reading import record_with_proof
+
+        return await record_with_proof(self.router, record_id)
+
+    def server_log_vkey(self, region: str) -> str:
+        from cbamhub.vault.shards import load_log_signer
+
+        return load_log_signer(self.settings, region).vkey()
+
     async def close(self) -> None:
         for channel in self.channels:
             await channel.close()
