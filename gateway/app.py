@@ -16,6 +16,7 @@ from cbamhub.ledger.cosign import BlsPublicKey, WitnessPolicy
 from cbamhub.ledger.tiles_http import create_tiles_app
 from cbamhub.ledger.witness.client import WitnessClient
 from cbamhub.ledger.witnessing import CheckpointWitnessing
+from cbamhub.policies.engines import authorizer_from_settings
 from cbamhub.vault.shards import ShardRouter
 from redis.asyncio import Redis
 from starlette.applications import Starlette
@@ -138,6 +139,14 @@ def create_app(
         )
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         app.state.redis = redis
+        authorizer = authorizer_from_settings(settings)
+        app.state.authorizer = authorizer
+
+        async def policy_ready() -> None:
+            if not await authorizer.ready():
+                raise RuntimeError(f"the {settings.policy_engine} policy engine does not answer")
+
+        app.state.policy_ready = policy_ready
         app.state.rate_limiter = _rate_limiter(settings, redis)
         app.state.tiles_apps = {r: create_tiles_app(router.shard(r).log) for r in router.regions}
         stop = asyncio.Event()
@@ -166,6 +175,7 @@ def create_app(
             await router.close()
             if redis is not None:
                 await redis.aclose()
+            await authorizer.aclose()
 
     protected = ("/graphql", "/auth/")
     app = Starlette(

@@ -8,7 +8,7 @@ costs are statistics (NumPy floats) and are also given as strings, rounded to ce
 
 Actual data per import line comes either explicitly (``seeDirect`` + ``seeIndirect``) or from a hub
 record (``recordId``): the resolver reads it through ``cbamhub.vault.reading.record_with_proof`` with
-the router of ``info.context["router"]``, uses its ``see_direct``/``see_indirect`` and lists the
+the router of ``info.context["router"]``, only if the reader's policy decision shows it the SEE, uses its ``see_direct``/``see_indirect`` and lists the
 record's ledger commitment among the declaration's commitments. Invalid input is a GraphQLError
 with ``extensions.code`` BAD_USER_INPUT.
 """
@@ -43,7 +43,10 @@ from cbamhub.vault.errors import VaultError
 from graphql import GraphQLError
 from strawberry.types import Info
 
+from cbamhub.access import ref_of_stored
+
 from .errors import graphql_error
+from .record_reads import decide
 
 __all__ = [
     "CarbonPriceInput",
@@ -294,7 +297,7 @@ def _line_mapping(ln: ImportLineInput) -> dict[str, Any]:
 
 
 async def _with_record(info: Info, line: ImportLine, record_id: str) -> ImportLine:
-    """Actual SEE and commitment of a hub record (the vault checks the reader's access)."""
+    """Actual SEE and commitment of a hub record the reader may see the figures of."""
     router = info.context.get("router") if isinstance(info.context, Mapping) else None
     if router is None:
         raise bad_input(f"line {line.line_id}: recordId needs a hub (no router in this context)")
@@ -302,6 +305,13 @@ async def _with_record(info: Info, line: ImportLine, record_id: str) -> ImportLi
         stored = await reading.record_with_proof(router, record_id)
     except (VaultError, LogError) as error:
         raise graphql_error(error) from error
+    decision = await decide(info, ref_of_stored(stored))
+    if not (decision.permits("direct_emissions") and decision.permits("indirect_emissions")):
+        raise GraphQLError(
+            f"line {line.line_id}: your access to record {record_id} does not include its specific "
+            "embedded emissions",
+            extensions={"code": "FORBIDDEN"},
+        )
     record = stored.record
     if record.cn_code[: len(line.cn)] != line.cn:
         raise bad_input(

@@ -46,73 +46,126 @@ class InclusionProof:
     entry: str = strawberry.field(
         description="The public ledger entry (a canonical JSON statement)."
     )
-    salt: str = strawberry.field(description="Base64 salt of the entry's commitment to the record.")
+    salt: str | None = strawberry.field(
+        description="Base64 salt of the entry's commitment to the record; null unless every field "
+        "is visible to the reader."
+    )
     checkpoint: str
     final: bool = strawberry.field(description="Whether the checkpoint is witness-cosigned.")
 
 
-@strawberry.type(description="A supplier's emissions record (Catena-X CBAM KIT field names).")
+POLICY_FIELD = {
+    "operator_cbam_id": "operator_cbam_id",
+    "installation_cbam_id": "installation_cbam_id",
+    "country_code": "country_code",
+    "production_method": "production_method",
+    "methodology": "methodology",
+    "data_quality_tier": "data_quality_tier",
+    "see_direct": "direct_emissions",
+    "see_indirect": "indirect_emissions",
+}
+"""GraphQL fields that a decision may withhold, by the policy's name for them (policies/fields.rego).
+Ids, CN code, region, reporting period and the inclusion proof are always shown to an allowed reader."""
+
+
+@strawberry.type(
+    description="A supplier's emissions record (Catena-X CBAM KIT field names). Fields the reader's "
+    "grant or the record region's export rules withhold are null and absent from visibleFields; the "
+    "signed document, its salt and the evidence bundle come only with every field (they would "
+    "reveal, or let a reader confirm guesses of, the withheld ones)."
+)
 class Record:
     id: strawberry.ID
     region: str
+    status: str | None
     manufacturer_id: str | None
     installation_id: str
-    operator_cbam_id: str
-    installation_cbam_id: str
-    country_code: str
+    product_line_id: str | None
     cn_code: str
     period_start: str
     period_end: str
-    production_method: str
-    methodology: str
-    data_quality_tier: str
-    see_direct: float = strawberry.field(description="Direct specific embedded emissions, tCO2e/t.")
+    operator_cbam_id: str | None
+    installation_cbam_id: str | None
+    country_code: str | None
+    production_method: str | None
+    methodology: str | None
+    data_quality_tier: str | None
+    see_direct: float | None = strawberry.field(
+        description="Direct specific embedded emissions, tCO2e/t."
+    )
     see_indirect: float | None = strawberry.field(
         description="Indirect specific embedded emissions, tCO2e/t; null when not reported."
     )
-    document: str = strawberry.field(description="The record as signed, JSON (KIT field names).")
+    visible_fields: list[str] | None = strawberry.field(
+        description="The policy's names of the fields this reader sees; null = every field."
+    )
+    document: str | None = strawberry.field(
+        description="The record as signed, JSON (KIT field names)."
+    )
     key_id: str
-    signature: str
+    signature: str | None
     inclusion_proof: InclusionProof
-    evidence: str = strawberry.field(
+    evidence: str | None = strawberry.field(
         description="JSON evidence bundle for offline checking with `cbamhub verify`."
     )
 
     @classmethod
-    def from_stored(cls, stored: StoredRecord) -> Record:
+    def from_stored(
+        cls,
+        stored: StoredRecord,
+        fields: frozenset[str] | None = None,
+        status: str | None = None,
+    ) -> Record:
+        """The record as a reader allowed `fields` (None = every field) sees it."""
         record, ev = stored.record, stored.evidence
         indirect = record.indirect_emissions
+        full = fields is None
+
+        def shown(name: str) -> bool:
+            return full or POLICY_FIELD[name] in (fields or ())
+
         return cls(
             id=strawberry.ID(stored.record_id),
             region=stored.region,
+            status=status,
             manufacturer_id=record.manufacturer_id,
             installation_id=record.installation_id or record.installation_cbam_id,
-            operator_cbam_id=record.operator_cbam_id,
-            installation_cbam_id=record.installation_cbam_id,
-            country_code=record.country_code,
+            product_line_id=record.product_line_id,
             cn_code=record.cn_code,
             period_start=record.activity_data.reference_period_start.isoformat(),
             period_end=record.activity_data.reference_period_end.isoformat(),
-            production_method=record.production_method.method_id,
-            methodology=str(record.methodology.value),
-            data_quality_tier=str(record.data_quality_tier.value),
-            see_direct=float(record.direct_emissions.specific_embedded_emissions_direct),
+            operator_cbam_id=record.operator_cbam_id if shown("operator_cbam_id") else None,
+            installation_cbam_id=record.installation_cbam_id
+            if shown("installation_cbam_id")
+            else None,
+            country_code=record.country_code if shown("country_code") else None,
+            production_method=record.production_method.method_id
+            if shown("production_method")
+            else None,
+            methodology=str(record.methodology.value) if shown("methodology") else None,
+            data_quality_tier=str(record.data_quality_tier.value)
+            if shown("data_quality_tier")
+            else None,
+            see_direct=float(record.direct_emissions.specific_embedded_emissions_direct)
+            if shown("see_direct")
+            else None,
             see_indirect=None
-            if indirect is None
+            if indirect is None or not shown("see_indirect")
             else float(indirect.specific_embedded_emissions_indirect),
-            document=json.dumps(stored.document, sort_keys=True),
+            visible_fields=None if fields is None else sorted(fields),
+            document=json.dumps(stored.document, sort_keys=True) if full else None,
             key_id=stored.key_id,
-            signature=base64.b64encode(stored.signature).decode(),
+            signature=base64.b64encode(stored.signature).decode() if full else None,
             inclusion_proof=InclusionProof(
                 leaf_index=Long(ev.leaf_index),
                 tree_size=Long(ev.tree_size),
                 hashes=[base64.b64encode(h).decode() for h in ev.proof],
                 entry=ev.entry.decode(),
-                salt=base64.b64encode(ev.salt).decode(),
+                salt=base64.b64encode(ev.salt).decode() if full else None,
                 checkpoint=ev.checkpoint,
                 final=stored.final,
             ),
-            evidence=json.dumps(ev.to_json(), sort_keys=True),
+            evidence=json.dumps(ev.to_json(), sort_keys=True) if full else None,
         )
 
 

@@ -7,7 +7,7 @@ import binascii
 
 import strawberry
 from cbamhub.ledger.log import LogError
-from cbamhub.vault import publishing, reading
+from cbamhub.vault import publishing
 from cbamhub.vault.errors import BadInput, VaultError
 from cbamhub.vault.formats.report import BatchRejected
 from cbamhub.vault.formats.signed import parse_signed_jsonl
@@ -26,11 +26,11 @@ from .graphql_types import (
     Checkpoint,
     Long,
     PublishedRecord,
-    Record,
     SignedRecordInput,
 )
 from .identities import IdentityMutation, IdentityQuery
 from .operations import OperationLabel
+from .record_queries import RecordQuery
 
 
 def _router(info: Info) -> ShardRouter:
@@ -40,13 +40,6 @@ def _router(info: Info) -> ShardRouter:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="A record with its inclusion proof and checkpoint.")
-    async def record(self, info: Info, id: strawberry.ID) -> Record:
-        try:
-            return Record.from_stored(await reading.record_with_proof(_router(info), str(id)))
-        except (VaultError, LogError) as error:
-            raise graphql_error(error) from error
-
     @strawberry.field(description="The regions, each with its own shard and log.")
     def regions(self, info: Info) -> list[str]:
         return _router(info).regions
@@ -182,7 +175,7 @@ class HubSchema(strawberry.Schema):
 
 
 schema = HubSchema(
-    query=merge_types("Query", (Query, DeclarationQuery, IdentityQuery)),
+    query=merge_types("Query", (Query, RecordQuery, DeclarationQuery, IdentityQuery)),
     mutation=merge_types("Mutation", (Mutation, IdentityMutation)),
     config=StrawberryConfig(scalar_map={Long: LONG_SCALAR}),
     extensions=[

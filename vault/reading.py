@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,41 +40,70 @@ async def record_with_proof(router: ShardRouter, record_id: str) -> StoredRecord
     The newest *final* (witness-cosigned) checkpoint that covers the record is preferred; a record
     younger than that gets the log-signed checkpoint of the latest batch.
     """
-    shard = router.shard(region_of(record_id, "rec"))
-    async with shard.engine.connect() as conn:
-        row = (
-            await conn.execute(select(schema.records).where(schema.records.c.id == record_id))
-        ).first()
-    if row is None:
+    (found,) = await records_with_proof(router, [record_id])
+    if found is None:
         raise NotFound(f"no record {record_id}")
+    return found
+
+
+async def records_with_proof(
+    router: ShardRouter, record_ids: Sequence[str]
+) -> list[StoredRecord | None]:
+    """Many records at once, in the order asked (None where unknown): one row query and one
+    checkpoint lookup per shard, then each record's proof from its log (the batch function behind
+    the gateway's DataLoader)."""
+    by_region: dict[str, list[str]] = {}
+    for record_id in dict.fromkeys(record_ids):
+        by_region.setdefault(region_of(record_id, "rec"), []).append(record_id)
+    found = await asyncio.gather(*(_from_shard(router, r, ids) for r, ids in by_region.items()))
+    index = {stored.record_id: stored for part in found for stored in part}
+    return [index.get(record_id) for record_id in record_ids]
+
+
+async def _from_shard(
+    router: ShardRouter, region: str, record_ids: list[str]
+) -> list[StoredRecord]:
+    shard = router.shard(region)
+    async with shard.engine.connect() as conn:
+        rows = (
+            await conn.execute(select(schema.records).where(schema.records.c.id.in_(record_ids)))
+        ).all()
+    if not rows:
+        return []
     log = shard.log
-    final = await log.final_checkpoint(min_size=row.leaf_index + 1)
-    if final is not None:
-        size, note = final
-    else:
-        note = await log.checkpoint()
-        size = SignedCheckpoint.parse(note).checkpoint.size
-    entry = (await log.entries(row.leaf_index, row.leaf_index + 1))[0]
-    proof = await log.inclusion_proof(row.leaf_index, size)
-    payload = shard.open_sealed(row.payload, row.id, "payload")
-    signature = shard.open_sealed(row.signature, row.id, "signature")
-    document = json.loads(payload)
-    evidence = RecordEvidence(
-        document=document,
-        salt=row.salt,
-        entry=entry,
-        leaf_index=row.leaf_index,
-        tree_size=size,
-        proof=tuple(proof),
-        checkpoint=note,
-    )
-    return StoredRecord(
-        record_id=row.id,
-        region=shard.region,
-        document=document,
-        record=parse_record(document),
-        key_id=row.key_id,
-        signature=signature,
-        evidence=evidence,
-        final=final is not None,
-    )
+    final = await log.final_checkpoint(min_size=min(r.leaf_index for r in rows) + 1)
+    latest_note = await log.checkpoint()
+    latest_size = SignedCheckpoint.parse(latest_note).checkpoint.size
+    stored = []
+    for row in rows:
+        if final is not None and final[0] > row.leaf_index:
+            size, note, is_final = final[0], final[1], True
+        else:
+            size, note, is_final = latest_size, latest_note, False
+        entry = (await log.entries(row.leaf_index, row.leaf_index + 1))[0]
+        proof = await log.inclusion_proof(row.leaf_index, size)
+        payload = shard.open_sealed(row.payload, row.id, "payload")
+        signature = shard.open_sealed(row.signature, row.id, "signature")
+        document = json.loads(payload)
+        evidence = RecordEvidence(
+            document=document,
+            salt=row.salt,
+            entry=entry,
+            leaf_index=row.leaf_index,
+            tree_size=size,
+            proof=tuple(proof),
+            checkpoint=note,
+        )
+        stored.append(
+            StoredRecord(
+                record_id=row.id,
+                region=shard.region,
+                document=document,
+                record=parse_record(document),
+                key_id=row.key_id,
+                signature=signature,
+                evidence=evidence,
+                final=is_final,
+            )
+        )
+    return stored

@@ -1,0 +1,151 @@
+"""Record queries: one record, or a Relay connection of the records a reader may list.
+
+Lists run the compiled grant set once per request and push it into SQL (cbamhub/access.py); the
+page's records are then loaded with their proofs through one DataLoader per request, which batches
+every id asked for in the same tick into one query per shard, so no query does N+1 shard reads.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from cbamhub.vault import lifecycle, reading
+from cbamhub.vault.errors import BadInput, NotFound
+from cbamhub.vault.querying import MAX_LIMIT, RecordFilters
+from cbamhub.vault.reading import StoredRecord
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info
+
+from cbamhub.access import RecordAccess, ref_of_stored
+
+from .graphql_types import Record
+from .record_reads import access_of, decide, typed
+
+
+def stored_loader(info: Info) -> DataLoader[str, StoredRecord | None]:
+    context: dict[str, Any] = info.context
+    loader: DataLoader[str, StoredRecord | None] | None = context.get("stored_loader")
+    if loader is None:
+        router = context["router"]
+
+        async def load(ids: list[str]) -> list[StoredRecord | None]:
+            return await reading.records_with_proof(router, ids)
+
+        loader = DataLoader(load_fn=load, max_batch_size=MAX_LIMIT)
+        context["stored_loader"] = loader
+    return loader
+
+
+@strawberry.input(description="Narrow a record list; every given part must match.")
+class RecordFilter:
+    cn_code: str | None = None
+    period_start: datetime | None = strawberry.field(
+        default=None, description="With periodEnd: records whose reporting period overlaps it."
+    )
+    period_end: datetime | None = None
+    quality_tier: str | None = strawberry.field(
+        default=None, description="Default, Estimated, Measured or Verified Measured."
+    )
+    verified_only: bool = False
+    manufacturer_id: str | None = None
+    include_superseded: bool = False
+
+    def to_filters(self) -> RecordFilters:
+        if (self.period_start is None) != (self.period_end is None):
+            raise BadInput("give periodStart and periodEnd together")
+        period = (
+            (self.period_start, self.period_end)
+            if self.period_start is not None and self.period_end is not None
+            else None
+        )
+        return RecordFilters(
+            cn_code=self.cn_code,
+            period=period,
+            quality_tier=self.quality_tier,
+            verified_only=self.verified_only,
+            manufacturer_id=self.manufacturer_id,
+            include_superseded=self.include_superseded,
+        )
+
+
+@strawberry.type
+class RecordEdge:
+    cursor: str
+    node: Record
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type(description="A page of records (Relay cursor connection).")
+class RecordConnection:
+    edges: list[RecordEdge]
+    page_info: PageInfo
+
+
+def _access_at(info: Info, as_of: datetime | None) -> RecordAccess:
+    access = access_of(info)
+    if as_of is None:
+        return access
+    if as_of.tzinfo is None:
+        raise BadInput("asOf needs a time zone (e.g. 2026-05-01T00:00:00Z)")
+    return RecordAccess(access.router, access.authorizer, access.principal, as_of)
+
+
+@strawberry.type
+class RecordQuery:
+    @strawberry.field(
+        description="A record you may read, with its inclusion proof and checkpoint, as the hub "
+        "knew it at `asOf` (recorded time; default now)."
+    )
+    async def record(self, info: Info, id: strawberry.ID, as_of: datetime | None = None) -> Record:
+        try:
+            access = _access_at(info, as_of)
+            stored = await stored_loader(info).load(str(id))
+            if stored is None:
+                raise NotFound(f"no record {id}")
+            decision = await decide(info, ref_of_stored(stored), access)
+            state = await lifecycle.record_state(access.router, str(id), as_of)
+        except Exception as error:
+            raise typed(error) from error
+        return Record.from_stored(stored, decision.fields, state.status.value)
+
+    @strawberry.field(
+        description="The records you may list (your own, granted, assigned, or audited), oldest "
+        "recorded first, as known at `asOf`."
+    )
+    async def records(
+        self,
+        info: Info,
+        filter: RecordFilter | None = None,
+        as_of: datetime | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> RecordConnection:
+        try:
+            if not 1 <= first <= MAX_LIMIT:
+                raise BadInput(f"first is 1..{MAX_LIMIT}, not {first}")
+            access = _access_at(info, as_of)
+            visible, page = await access.find(
+                filter.to_filters() if filter else None, after=after, limit=first
+            )
+            loaded = await stored_loader(info).load_many([v.summary.id for v in visible])
+        except Exception as error:
+            raise typed(error) from error
+        edges = [
+            RecordEdge(
+                cursor=v.summary.cursor,
+                node=Record.from_stored(stored, v.fields, v.summary.status.value),
+            )
+            for v, stored in zip(visible, loaded, strict=True)
+            if stored is not None
+        ]
+        return RecordConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+        )
