@@ -251,3 +251,45 @@ async def test_record_state_of_unknown_records(world: World) -> None:
         await lifecycle.record_state(world.router, "rec_cn_" + "0" * 32)
     with pytest.raises(BadInput):
         await lifecycle.record_state(world.router, "not-an-id")
+
+
+async def _to_status(world: World, status: RecordStatus) -> tuple[Org, Org, Site, str]:
+    """A fresh record in `status`, with `verifier` assigned to it."""
+    maker, verifier, site, record = await _setup(world)
+    await lifecycle.request_verification(world.router, maker.sign(_request(record, verifier)))
+    if status is RecordStatus.VERIFIED:
+        await lifecycle.attest(world.router, verifier.sign(_attest(record, verifier)))
+    elif status is RecordStatus.REJECTED:
+        await lifecycle.reject(world.router, verifier.sign(_reject(record, verifier)))
+    elif status is RecordStatus.SUPERSEDED:
+        await world.publish(site, world.record(site, supersedesRecordId=record, cnCode=WIRE))
+    assert (await lifecycle.record_state(world.router, record)).status is status
+    return maker, verifier, site, record
+
+
+@pytest.mark.parametrize("status", list(RecordStatus))
+async def test_every_transition_follows_the_table(world: World, status: RecordStatus) -> None:
+    """From each status, each event is accepted exactly when lifecycle.ALLOWED says so; a refused one
+    is InvalidTransition and writes nothing."""
+    for kind in lifecycle.EventKind:
+        maker, verifier, site, record = await _to_status(world, status)
+        other = await world.org("verifier", "DE")
+        attempt: Any
+        if kind is lifecycle.EventKind.VERIFICATION_REQUESTED:
+            attempt = lifecycle.request_verification(
+                world.router, maker.sign(_request(record, other))
+            )
+        elif kind is lifecycle.EventKind.VERIFIED:
+            attempt = lifecycle.attest(world.router, verifier.sign(_attest(record, verifier, "q")))
+        elif kind is lifecycle.EventKind.REJECTED:
+            attempt = lifecycle.reject(
+                world.router, verifier.sign({**_reject(record, verifier), "reason": "again"})
+            )
+        else:
+            attempt = world.publish(
+                site, world.record(site, supersedesRecordId=record, methodology="massBalance")
+            )
+        if kind in lifecycle.ALLOWED[status]:
+            await attempt
+        else:
+            await _unchanged(world, "cn", attempt, InvalidTransition)
