@@ -226,8 +226,8 @@ async def _insert_grant(
         "cn_codes": None if terms.cn_codes is None else json.dumps(sorted(terms.cn_codes)),
         "fields": None if terms.fields is None else json.dumps(sorted(terms.fields)),
         "purpose": terms.purpose,
-        "valid_from": terms.valid_from,
-        "valid_until": terms.valid_until,
+        "valid_from": terms.valid_from.astimezone(UTC),  # SQLite keeps wall-clock time only
+        "valid_until": terms.valid_until.astimezone(UTC),
         "request_id": request_id,
         "request_digest": shard.replay_digest(b"grant\n" + signed.payload),
         "created_at": now,
@@ -386,8 +386,8 @@ async def request_access(router: ShardRouter, signed: SignedDocument) -> AccessR
                 cn_codes=None if document.cn_codes is None else json.dumps(document.cn_codes),
                 fields=None if document.fields is None else json.dumps(document.fields),
                 purpose=document.purpose,
-                valid_from=document.valid_from,
-                valid_until=document.valid_until,
+                valid_from=document.valid_from.astimezone(UTC),
+                valid_until=document.valid_until.astimezone(UTC),
                 request_digest=digest,
                 created_at=now,
                 key_id=signed.key_id,
@@ -492,6 +492,7 @@ async def _each_shard(router: ShardRouter, query: Any, make: Any) -> list[Any]:
 
 def _known_at(query: Any, at: datetime | None) -> tuple[Any, Any]:
     """Grants recorded by `at`, and a row maker that hides revocations recorded after it."""
+    at = at.astimezone(UTC) if at is not None else None
     if at is not None:
         query = query.where(schema.grants.c.created_at <= at)
 

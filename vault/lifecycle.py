@@ -219,6 +219,7 @@ async def record_state(
     """The record's status and version as seen at `as_of` (recorded time; default now).
 
     NotFound if the hub had not learnt of the record by then."""
+    as_of = as_of.astimezone(UTC) if as_of is not None else None
     shard = router.shard(region_of(record_id, "rec"))
     async with shard.engine.connect() as conn:
         row = await _record_row(conn, record_id)

@@ -454,8 +454,9 @@ async def _write(shard: Shard, writer: LogWriter, items: list[_Checked]) -> dict
                 "version": versions[old] if old else 1,
                 "supersedes": old,
                 "quality_tier": record.data_quality_tier.value,
-                "valid_from": record.activity_data.reference_period_start,
-                "valid_until": record.activity_data.reference_period_end,
+                # UTC: SQLite keeps wall-clock time only, and queries compare these
+                "valid_from": record.activity_data.reference_period_start.astimezone(UTC),
+                "valid_until": record.activity_data.reference_period_end.astimezone(UTC),
             }
         )
         statements.append(

@@ -176,7 +176,7 @@ def shard_query(
     if filters.quality_tier is not None:
         query = query.where(records.quality_tier == filters.quality_tier)
     if filters.period is not None:
-        start, end = filters.period
+        start, end = (t.astimezone(UTC) for t in filters.period)
         query = query.where(records.valid_from <= end, records.valid_until >= start)
     if as_of is not None:
         query = query.where(records.recorded_at <= as_of)

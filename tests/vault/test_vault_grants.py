@@ -189,3 +189,30 @@ async def test_access_requests_are_pending_until_answered(world: World) -> None:
     ]
     mine = await grants.requests_of_importer(world.router, importer.id)
     assert [r.status for r in mine] == ["granted", "declined"]
+
+
+async def test_times_with_offsets_are_kept_as_instants(world: World) -> None:
+    """SQLite stores wall-clock times: the vault stores UTC, so an offset never shifts an instant."""
+    maker = await world.org("manufacturer", "DE")
+    importer = await world.org("importer", "DE")
+    site = await world.site(maker, "CN")
+    document = _grant(
+        site,
+        importer,
+        valid_from="2026-06-01T10:00:00+02:00",
+        valid_until="2026-07-01T00:00:00-05:00",
+    )
+    made = await grants.grant_access(world.router, maker.sign(document))
+    (stored,) = await grants.grants_for_importer(world.router, importer.id)
+    for grant in (made, stored):
+        assert grant.valid_from == datetime(2026, 6, 1, 8, tzinfo=UTC)
+        assert grant.valid_until == datetime(2026, 7, 1, 5, tzinfo=UTC)
+    from zoneinfo import ZoneInfo
+
+    tokyo = stored.created_at.astimezone(ZoneInfo("Asia/Tokyo"))
+    at = await grants.grants_for_importer(world.router, importer.id, at=tokyo)
+    assert [g.id for g in at] == [made.id]
+    before = await grants.grants_for_importer(
+        world.router, importer.id, at=tokyo - timedelta(microseconds=1)
+    )
+    assert before == []
