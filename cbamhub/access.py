@@ -29,9 +29,13 @@ from cbamhub.vault.errors import Forbidden
 from cbamhub.vault.grants import Grant
 from cbamhub.vault.querying import RecordFilters, RecordPage, RecordScope, RecordSummary
 from cbamhub.vault.reading import StoredRecord
+from cbamhub.vault.record_model import EmissionsRecord
 from cbamhub.vault.shards import ShardRouter
 
-EVERY_FIELD: frozenset[str] | None = None
+POLICY_NAME = {
+    field.alias: name for name, field in EmissionsRecord.model_fields.items() if field.alias
+}
+"""Grants name record fields by their KIT names (vault); the policy by the record model's names."""
 
 
 def policy_grant(grant: Grant, at: datetime) -> PolicyGrant:
@@ -43,7 +47,9 @@ def policy_grant(grant: Grant, at: datetime) -> PolicyGrant:
         product_line_id=grant.product_line_id,
         installation_id=grant.installation_id,
         cn_codes=grant.cn_codes or (),
-        fields=None if grant.fields is None else frozenset(grant.fields),
+        fields=None
+        if grant.fields is None
+        else frozenset(POLICY_NAME.get(f, f) for f in grant.fields),
         purpose=grant.purpose,
         valid_from=grant.valid_from,
         valid_until=grant.valid_until,

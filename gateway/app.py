@@ -31,6 +31,7 @@ from cbamhub.settings import Settings
 
 from .authentication import Authenticator, Caller
 from .health import healthz, readyz
+from .invalidation import follow_grant_changes
 from .metrics import Metrics, metrics_endpoint
 from .middleware.authentication import AuthenticationMiddleware
 from .middleware.metrics import MetricsMiddleware
@@ -164,6 +165,12 @@ def create_app(
                             name=f"witnessing-{region}",
                         )
                     )
+            if redis is not None:
+                tasks.append(
+                    asyncio.create_task(
+                        follow_grant_changes(redis, authorizer, stop), name="grant-changes"
+                    )
+                )
             if on_startup is not None:
                 await on_startup(router)
             yield

@@ -31,6 +31,7 @@ from .graphql_types import (
 from .identities import IdentityMutation, IdentityQuery
 from .operations import OperationLabel
 from .record_queries import RecordQuery
+from .sharing import SharingMutation, SharingQuery
 
 
 def _router(info: Info) -> ShardRouter:
@@ -175,8 +176,8 @@ class HubSchema(strawberry.Schema):
 
 
 schema = HubSchema(
-    query=merge_types("Query", (Query, RecordQuery, DeclarationQuery, IdentityQuery)),
-    mutation=merge_types("Mutation", (Mutation, IdentityMutation)),
+    query=merge_types("Query", (Query, RecordQuery, SharingQuery, DeclarationQuery, IdentityQuery)),
+    mutation=merge_types("Mutation", (Mutation, SharingMutation, IdentityMutation)),
     config=StrawberryConfig(scalar_map={Long: LONG_SCALAR}),
     extensions=[
         OperationLabel,

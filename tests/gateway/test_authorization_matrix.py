@@ -1,0 +1,306 @@
+"""No one reads what no grant allows: every role against records that are theirs, granted, not
+granted, revoked and expired, over HTTP with signed requests, asserting exactly what each sees.
+
+The world: manufacturer M with a TR site (region row) and a CN site (region cn), manufacturer M2
+with a TR site; importers with a grant on M's TR line (same region / other region / one field only),
+without one, with a revoked one and with an expired one; a verifier assigned to M's TR record and
+one not assigned; an EU regulator; a customs organisation. Region export rules are the example
+configuration in policies/data/regions.json (row lets SEE and data quality leave, not activity data).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cbamhub.gateway.app import create_app
+from cbamhub.vault import grants, identities, lifecycle, publishing
+from cbamhub.vault.models import OrganisationIn
+from cbamhub.vault.shards import ShardRouter
+from cbamhub.vault.signing import OrganisationKey
+
+from cbamhub.client import SignedRequests
+from cbamhub.demo import register_sample_site, sample_record
+from cbamhub.settings import Settings
+
+RECORD = """query($id: ID!) { record(id: $id) {
+  id status seeDirect seeIndirect methodology dataQualityTier productionMethod countryCode
+  visibleFields document signature evidence inclusionProof { leafIndex salt hashes }
+} }"""
+RECORDS = """{ records(first: 50) { edges { node { id visibleFields seeDirect document } } } }"""
+
+FULL, MASKED, FORBIDDEN = "full", "masked", "FORBIDDEN"
+
+
+@dataclass
+class World:
+    url: str
+    orgs: dict[str, tuple[str, OrganisationKey]]
+    records: dict[str, str]
+
+    def auth(self, name: str) -> SignedRequests:
+        org, key = self.orgs[name]
+        return SignedRequests(org, key)
+
+    async def gql(self, name: str, query: str, **variables: Any) -> dict[str, Any]:
+        async with httpx.AsyncClient(timeout=30, auth=self.auth(name)) as client:
+            response = await client.post(
+                f"{self.url}/graphql", json={"query": query, "variables": variables}
+            )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def sees(self, name: str, record: str) -> tuple[str, dict[str, Any] | None]:
+        body = await self.gql(name, RECORD, id=self.records[record])
+        if body.get("errors"):
+            return body["errors"][0]["extensions"]["code"], None
+        node = body["data"]["record"]
+        return (FULL if node["visibleFields"] is None else MASKED), node
+
+
+ROLES = {
+    "M": ("manufacturer", "TR"),
+    "M2": ("manufacturer", "TR"),
+    "I_row": ("importer", "US"),
+    "I_eu": ("importer", "DE"),
+    "I_fields": ("importer", "US"),
+    "I_none": ("importer", "US"),
+    "I_revoked": ("importer", "US"),
+    "I_expired": ("importer", "US"),
+    "V": ("verifier", "DE"),
+    "V2": ("verifier", "DE"),
+    "R": ("regulator", "DE"),
+    "C": ("customs", "DE"),
+}
+
+
+async def build(router: ShardRouter, world: dict[str, Any]) -> None:
+    orgs: dict[str, tuple[str, OrganisationKey]] = {}
+    for n, (name, (role, country)) in enumerate(ROLES.items()):
+        key = OrganisationKey.generate()
+        eori = f"DE{n:012d}" if role == "importer" else None
+        org = OrganisationIn(role=role, legal_name=f"{name} Ltd", country=country, eori=eori)
+        orgs[name] = (await identities.register_organisation(router, org, key.public_key), key)
+    sites = {
+        "M_TR": await register_sample_site(router, orgs["M"][0], orgs["M"][1], "TR", ["72081000"]),
+        "M_CN": await register_sample_site(router, orgs["M"][0], orgs["M"][1], "CN", ["72081000"]),
+        "M2_TR": await register_sample_site(
+            router, orgs["M2"][0], orgs["M2"][1], "TR", ["72081000"]
+        ),
+    }
+    records = {}
+    for label, owner, site, country in (
+        ("rTR", "M", "M_TR", "TR"),
+        ("rCN", "M", "M_CN", "CN"),
+        ("rX", "M2", "M2_TR", "TR"),
+    ):
+        installation, line = sites[site]
+        document = sample_record(
+            orgs[owner][0], installation, country, "72081000", "2026", 1.9, 0.3,
+            product_line_id=line,
+        )  # fmt: skip
+        signed = orgs[owner][1].sign_document(document)
+        published = await publishing.publish(
+            router, signed.payload, signed.signature, signed.key_id
+        )
+        records[label] = published.record_id
+    now = datetime.now(UTC)
+    m_id, m_key = orgs["M"]
+
+    async def grant(importer: str, until: datetime, fields: list[str] | None = None) -> str:
+        document: dict[str, Any] = {
+            "action": "grant.create",
+            "manufacturer": m_id,
+            "importer": orgs[importer][0],
+            "product_line": sites["M_TR"][1],
+            "purpose": "CBAM declaration 2026",
+            "valid_from": (now - timedelta(days=1)).isoformat(),
+            "valid_until": until.isoformat(),
+        }
+        if fields is not None:
+            document["fields"] = fields
+        return (await grants.grant_access(router, m_key.sign_document(document))).id
+
+    year = now + timedelta(days=365)
+    for importer in ("I_row", "I_eu"):
+        await grant(importer, year)
+    await grant("I_fields", year, ["directEmissions"])
+    revoked = await grant("I_revoked", year)
+    await grants.revoke_grant(
+        router, m_key.sign_document({"action": "grant.revoke", "grant": revoked})
+    )
+    await grant("I_expired", now + timedelta(seconds=2))
+    await lifecycle.request_verification(
+        router,
+        m_key.sign_document(
+            {
+                "action": "record.request_verification",
+                "record": records["rTR"],
+                "verifier": orgs["V"][0],
+            }
+        ),
+    )
+    world.update(orgs=orgs, records=records, expired_at=now + timedelta(seconds=2))
+
+
+@pytest.fixture
+async def world(tmp_path: Path, serve_asgi: Callable[..., str]) -> World:
+    settings = Settings(
+        data_dir=tmp_path,
+        regions={r: f"sqlite+aiosqlite:///{tmp_path / f'{r}.db'}" for r in ("eu", "cn", "row")},
+        country_regions={"DE": "eu", "CN": "cn"},
+        default_region="row",
+        create_missing_keys=True,
+    )
+    built: dict[str, Any] = {}
+    url = serve_asgi(create_app(settings, on_startup=lambda router: build(router, built)))
+    wait = (built["expired_at"] - datetime.now(UTC)).total_seconds()
+    await asyncio.sleep(max(0.0, wait) + 0.1)  # I_expired's grant has ended
+    return World(url, built["orgs"], built["records"])
+
+
+EXPECTED = {
+    #            rTR        rCN        rX
+    "M": (FULL, FULL, FORBIDDEN),
+    "M2": (FORBIDDEN, FORBIDDEN, FULL),
+    "I_row": (FULL, FORBIDDEN, FORBIDDEN),
+    "I_eu": (MASKED, FORBIDDEN, FORBIDDEN),
+    "I_fields": (MASKED, FORBIDDEN, FORBIDDEN),
+    "I_none": (FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    "I_revoked": (FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    "I_expired": (FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    "V": (MASKED, FORBIDDEN, FORBIDDEN),
+    "V2": (FORBIDDEN, FORBIDDEN, FORBIDDEN),
+    "R": (MASKED, MASKED, MASKED),
+    "C": (FORBIDDEN, FORBIDDEN, FORBIDDEN),
+}
+
+
+async def test_every_role_sees_exactly_what_its_grants_allow(world: World) -> None:
+    seen = {}
+    for name in EXPECTED:
+        seen[name] = tuple([(await world.sees(name, r))[0] for r in ("rTR", "rCN", "rX")])
+    assert seen == EXPECTED
+
+
+async def test_lists_hold_exactly_the_readable_records(world: World) -> None:
+    ids = {v: k for k, v in world.records.items()}
+    for name, expected in EXPECTED.items():
+        body = await world.gql(name, RECORDS)
+        assert "errors" not in body, (name, body)
+        listed = {ids[e["node"]["id"]] for e in body["data"]["records"]["edges"]}
+        readable = {
+            r for r, seen in zip(("rTR", "rCN", "rX"), expected, strict=True) if seen != FORBIDDEN
+        }
+        assert listed == readable, name
+
+
+async def test_a_masked_record_withholds_the_fields_and_everything_that_would_reveal_them(
+    world: World,
+) -> None:
+    _, only_see = await world.sees("I_fields", "rTR")
+    assert only_see is not None
+    assert only_see["visibleFields"] is not None and "direct_emissions" in only_see["visibleFields"]
+    assert only_see["seeDirect"] == 1.9
+    assert only_see["seeIndirect"] is None and only_see["methodology"] is None
+    assert only_see["productionMethod"] is None and only_see["countryCode"] is None
+    for hidden in ("document", "signature", "evidence"):
+        assert only_see[hidden] is None
+    assert only_see["inclusionProof"]["salt"] is None
+    assert only_see["inclusionProof"]["hashes"] is not None  # the public leaf is still provable
+
+    _, abroad = await world.sees("I_eu", "rTR")
+    assert abroad is not None
+    assert abroad["seeDirect"] == 1.9 and abroad["dataQualityTier"] is not None
+    assert abroad["productionMethod"] is None  # activity data does not leave region row
+
+    _, own = await world.sees("M", "rTR")
+    assert own is not None and own["document"] is not None and own["inclusionProof"]["salt"]
+
+
+QUERIES_AT_A_RECORD = [
+    ("query($id: ID!) { a: record(id: $id) { seeDirect } }", "alias"),
+    ("query($id: ID!) { ...F } fragment F on Query { record(id: $id) { seeDirect } }", "fragment"),
+    ("query($id: ID!) { ... on Query { record(id: $id) { document } } }", "inline fragment"),
+    ("query($id: ID!) { record(id: $id) { id } b: record(id: $id) { evidence } }", "twice"),
+    ("query($id: ID!) { recordHistory(id: $id) { kind actor } }", "history"),
+]
+
+
+@pytest.mark.parametrize(("query", "why"), QUERIES_AT_A_RECORD)
+async def test_no_query_shape_reaches_an_ungranted_record(
+    world: World, query: str, why: str
+) -> None:
+    for name in ("I_none", "I_revoked", "I_expired", "V2", "C", "M2"):
+        body = await world.gql(name, query, id=world.records["rTR"])
+        assert body.get("data") is None or all(v is None for v in body["data"].values()), (
+            name,
+            why,
+        )
+        assert {e["extensions"]["code"] for e in body["errors"]} == {"FORBIDDEN"}, (name, why)
+
+
+async def test_filters_cannot_widen_a_list_beyond_the_grants(world: World) -> None:
+    m2 = world.orgs["M2"][0]
+    query = "query($m: String!) { records(filter: {manufacturerId: $m}) { edges { node { id } } } }"
+    body = await world.gql("I_row", query, m=m2)
+    assert body["data"]["records"]["edges"] == []
+
+
+async def test_a_revocation_through_graphql_stops_reads_at_once(world: World) -> None:
+    assert (await world.sees("I_row", "rTR"))[0] == FULL
+    listed = await world.gql("M", "{ grants { id importerId revokedAt } }")
+    mine = [g for g in listed["data"]["grants"] if g["importerId"] == world.orgs["I_row"][0]]
+    (grant,) = mine
+    m_key = world.orgs["M"][1]
+    signed = m_key.sign_document({"action": "grant.revoke", "grant": grant["id"]})
+    import base64
+
+    revoked = await world.gql(
+        "M",
+        "mutation($i: SignedDocumentInput!) { revokeGrant(input: $i) { revokedAt } }",
+        i={
+            "payload": signed.payload.decode(),
+            "signature": base64.b64encode(signed.signature).decode(),
+            "keyId": signed.key_id,
+        },
+    )
+    assert revoked["data"]["revokeGrant"]["revokedAt"] is not None, revoked
+    assert (await world.sees("I_row", "rTR"))[0] == FORBIDDEN
+
+
+async def test_an_organisation_cannot_act_with_another_ones_signed_document(world: World) -> None:
+    """I_none replays a grant M signed (e.g. intercepted): refused, whatever the document says."""
+    import base64
+
+    m_id, m_key = world.orgs["M"]
+    now = datetime.now(UTC)
+    signed = m_key.sign_document(
+        {
+            "action": "grant.create",
+            "manufacturer": m_id,
+            "importer": world.orgs["I_none"][0],
+            "product_line": "pl_row_00000000000000000000000000000000",
+            "purpose": "x",
+            "valid_from": now.isoformat(),
+            "valid_until": (now + timedelta(days=1)).isoformat(),
+        }
+    )
+    body = await world.gql(
+        "I_none",
+        "mutation($i: SignedDocumentInput!) { grantAccess(input: $i) { id } }",
+        i={
+            "payload": signed.payload.decode(),
+            "signature": base64.b64encode(signed.signature).decode(),
+            "keyId": signed.key_id,
+        },
+    )
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert "own name" in body["errors"][0]["message"]
