@@ -13,7 +13,14 @@ from cbamhub.vault.formats.report import BatchRejected
 from cbamhub.vault.formats.signed import parse_signed_jsonl
 from cbamhub.vault.shards import ShardRouter
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, Info
@@ -167,6 +174,12 @@ def _unexpected(error: GraphQLError) -> bool:
     return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
 
 
+LIMITS = {"tokens": 5000, "depth": 8, "aliases": 30}
+"""Per operation: lexical tokens (size), nesting depth, aliases (the usual way to multiply work in
+one request). Lists are capped separately (`first` <= 500, entities per request). Generous for every
+query the hub's clients send (the deepest, a record with its proof, is 3 levels)."""
+
+
 class HubSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -180,6 +193,12 @@ schema = HubSchema(
     mutation=merge_types("Mutation", (Mutation, SharingMutation, IdentityMutation)),
     config=StrawberryConfig(scalar_map={Long: LONG_SCALAR}),
     extensions=[
+        # Limits, checked on the parsed document before anything runs (see LIMITS).
+        lambda: MaxTokensLimiter(max_token_count=LIMITS["tokens"]),
+        lambda: QueryDepthLimiter(max_depth=LIMITS["depth"]),
+        lambda: MaxAliasesLimiter(max_alias_count=LIMITS["aliases"]),
+        lambda: ParserCache(maxsize=1024),
+        lambda: ValidationCache(maxsize=1024),
         OperationLabel,
         AnonymousGuard,
         lambda: MaskErrors(should_mask_error=_unexpected, error_message="Internal server error"),
