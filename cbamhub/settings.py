@@ -148,6 +148,9 @@ class Settings(BaseSettings):
         default=6000, gt=0, description="requests per organisation (or anonymous client) a minute"
     )
     max_request_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    # Apollo Federation: representations one `_entities` request may resolve (gateway/federation.py);
+    # each is batched per type, but a router asking for 100,000 is still a denial of service.
+    max_entities_per_request: int = Field(default=500, gt=0)
     redis_url: str | None = Field(
         default=None,
         description="redis://… when the gateway runs as several replicas: shared caches, rate "

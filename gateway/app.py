@@ -133,6 +133,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         router = await ShardRouter.open(settings)
         app.state.router = router
+        app.state.settings = settings
         app.state.metrics = Metrics()
         secret = bytes.fromhex(settings.auth_token_secret) if settings.auth_token_secret else None
         app.state.authenticator = Authenticator(
