@@ -180,6 +180,28 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_token(args: argparse.Namespace) -> int:
+    """A bearer token from a hub, obtained with one request signed by the organisation's key."""
+    import httpx
+
+    auth = request_signer(args.organisation, args.key, None)
+    url = f"{args.url.rstrip('/')}/auth/token"
+    try:
+        response = httpx.post(url, auth=auth, timeout=30)
+    except httpx.HTTPError as error:
+        raise CliError(f"cannot reach {url}: {error}") from error
+    body = hub_answer(response, url)
+    if response.status_code != 200:
+        problem = body.get("errors", [{}])[0]
+        raise CliError(
+            f"{problem.get('extensions', {}).get('code', response.status_code)}: "
+            f"{problem.get('message', response.text)}",
+            code=EXIT_FAILED,
+        )
+    print(json.dumps(body, indent=2))
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -248,6 +270,14 @@ def parser() -> argparse.ArgumentParser:
                 "manufacturer_id, or $CBAMHUB_ORGANISATION)",
             )
         command.set_defaults(func=func)
+
+    token = sub.add_parser(
+        "token", help="obtain a bearer token from a hub with a request signed by your key"
+    )
+    token.add_argument("--url", default="http://127.0.0.1:8000", help="the hub's base URL")
+    token.add_argument("--organisation", help="your organisation id (or $CBAMHUB_ORGANISATION)")
+    token.add_argument("--key", required=True, help="organisation key file")
+    token.set_defaults(func=cmd_token)
 
     verify = sub.add_parser("verify", help="verify a record's evidence offline")
     verify.add_argument("evidence", help="evidence JSON (the `evidence` field of a record), or -")

@@ -12,7 +12,9 @@ import json
 import logging
 import os
 import re
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ import uvicorn
 from cbamhub.ledger.cosign import BlsSigner
 from cbamhub.ledger.witness.app import WitnessConfig, create_witness_app
 from cbamhub.settings import Settings, WitnessSettings
-from cbamhub.vault import identities, installations, publishing
+from cbamhub.vault import grants, identities, installations, lifecycle, publishing
 from cbamhub.vault.models import OrganisationIn
 from cbamhub.vault.shards import ShardRouter, load_log_signer
 from cbamhub.vault.signing import OrganisationKey
@@ -117,7 +119,17 @@ def _secret_file(path: Path, make: Any) -> dict[str, str]:
 
 def demo_settings(data_dir: Path, host: str, port: int) -> tuple[Settings, list[DemoWitness]]:
     """Settings of the demo hub and its witnesses, with keys created on first run."""
-    base = Settings(data_dir=data_dir, create_missing_keys=True, host=host, port=port)
+    token_secret = _secret_file(
+        data_dir / "token-secret.json", lambda: {"hex": os.urandom(32).hex()}
+    )
+    base = Settings(
+        data_dir=data_dir,
+        create_missing_keys=True,
+        host=host,
+        port=port,
+        auth_token_secret=token_secret["hex"],
+        auth_token_ttl_seconds=12 * 3600,
+    )
     logs = {base.log_origin(r): load_log_signer(base, r).vkey() for r in base.region_urls()}
     witnesses: list[DemoWitness] = []
     for offset, name in enumerate(WITNESS_NAMES, start=1):
@@ -193,19 +205,30 @@ async def register_sample_site(
     return installation.id, line.id
 
 
+DEMO_ROLES = {
+    "manufacturer": ("Demo Steel and Aluminium Ltd", "TR", None),
+    "importer": ("Demo Import GmbH", "DE", "DE123456789012"),
+    "verifier": ("Demo Verification SE", "DE", None),
+    "regulator": ("Demo Competent Authority", "DE", None),
+}
+
+
 async def seed(router: ShardRouter, data_dir: Path) -> None:
-    """Register a sample manufacturer and publish signed sample records, once."""
+    """Register sample organisations (one per role, keys written to data_dir/demo-<role>.key), the
+    manufacturer's sites and signed records, a grant to the importer on the first product line, and
+    a verifier's attestation of the first record; once."""
     state_path = data_dir / "demo-state.json"
     if state_path.exists():
         return
-    key = OrganisationKey.generate()
-    org_id = await identities.register_organisation(
-        router,
-        OrganisationIn(
-            role="manufacturer", legal_name="Demo Steel and Aluminium Ltd", country="TR"
-        ),
-        key.public_key,
-    )
+    keys = {role: OrganisationKey.generate() for role in DEMO_ROLES}
+    orgs: dict[str, str] = {}
+    for role, (name, country, eori) in DEMO_ROLES.items():
+        orgs[role] = await identities.register_organisation(
+            router,
+            OrganisationIn(role=role, legal_name=name, country=country, eori=eori),
+            keys[role].public_key,
+        )
+    org_id, key = orgs["manufacturer"], keys["manufacturer"]
     sites: dict[str, tuple[str, str]] = {}
     for label in dict.fromkeys(str(s["installation_id"]) for s in SAMPLE_RECORDS):
         samples = [s for s in SAMPLE_RECORDS if s["installation_id"] == label]
@@ -228,10 +251,80 @@ async def seed(router: ShardRouter, data_dir: Path) -> None:
         signed = key.sign_document(document)
         result = await publishing.publish(router, signed.payload, signed.signature, signed.key_id)
         published.append({"record": result.record_id, "region": result.region})
-    (data_dir / "demo-manufacturer.key").write_text(key.to_text() + "\n")
-    os.chmod(data_dir / "demo-manufacturer.key", 0o600)
-    state_path.write_text(json.dumps({"manufacturer": org_id, "records": published}, indent=2))
-    logger.info("demo data: manufacturer %s, %d records", org_id, len(published))
+    await _share_and_verify(
+        router, orgs, keys, next(iter(sites.values()))[1], published[0]["record"]
+    )
+    for role, role_key in keys.items():
+        path = data_dir / f"demo-{role}.key"
+        path.write_text(role_key.to_text() + "\n")
+        os.chmod(path, 0o600)
+    state_path.write_text(
+        json.dumps({"organisations": orgs, "manufacturer": org_id, "records": published}, indent=2)
+    )
+    logger.info("demo data: %s, %d records", orgs, len(published))
+
+
+async def _share_and_verify(
+    router: ShardRouter,
+    orgs: dict[str, str],
+    keys: dict[str, OrganisationKey],
+    product_line_id: str,
+    record_id: str,
+) -> None:
+    """The importer may read the first product line for a year; the verifier attests one record."""
+    now = datetime.now(UTC)
+    manufacturer = keys["manufacturer"]
+    await grants.grant_access(
+        router,
+        manufacturer.sign_document(
+            {
+                "action": "grant.create",
+                "manufacturer": orgs["manufacturer"],
+                "importer": orgs["importer"],
+                "product_line": product_line_id,
+                "purpose": "CBAM declaration (demo)",
+                "valid_from": now.isoformat(),
+                "valid_until": (now + timedelta(days=365)).isoformat(),
+            }
+        ),
+    )
+    await lifecycle.request_verification(
+        router,
+        manufacturer.sign_document(
+            {
+                "action": "record.request_verification",
+                "record": record_id,
+                "verifier": orgs["verifier"],
+            }
+        ),
+    )
+    await lifecycle.attest(
+        router,
+        keys["verifier"].sign_document(
+            {
+                "action": "record.attest",
+                "record": record_id,
+                "verifier": orgs["verifier"],
+                "opinion": "reasonable assurance",
+            }
+        ),
+    )
+
+
+def demo_tokens(settings: Settings, data_dir: Path) -> dict[str, str]:
+    """A bearer token per demo organisation, to paste into GraphiQL's headers."""
+    from cbamhub.gateway.tokens import TokenIssuer
+
+    state = json.loads((data_dir / "demo-state.json").read_text())
+    issuer = TokenIssuer(
+        bytes.fromhex(settings.auth_token_secret or ""), settings.auth_token_ttl_seconds
+    )
+    now = int(time.time())
+    tokens = {}
+    for role, org in state["organisations"].items():
+        key = OrganisationKey.from_text((data_dir / f"demo-{role}.key").read_text())
+        tokens[role] = issuer.issue(org, key.key_id, now)[0]
+    return tokens
 
 
 async def run_demo(data_dir: Path, host: str, port: int) -> None:
@@ -249,6 +342,18 @@ async def run_demo(data_dir: Path, host: str, port: int) -> None:
 
     async def on_startup(router: ShardRouter) -> None:
         await seed(router, data_dir)
+        print(
+            "Every request is an organisation's. Demo bearer tokens (GraphiQL > Headers:",
+            flush=True,
+        )
+        print('{"Authorization": "Bearer <token>"}), valid 12 hours; fresh ones with', flush=True)
+        print(
+            f"`cbamhub token --url http://{host}:{port} --organisation ORG_ID "
+            f"--key {data_dir}/demo-<role>.key`:",
+            flush=True,
+        )
+        for role, token in demo_tokens(settings, data_dir).items():
+            print(f"  {role:12} {token}", flush=True)
 
     app = create_app(settings, debug=True, on_startup=on_startup)
     hub = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
