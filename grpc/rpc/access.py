@@ -7,7 +7,6 @@ no, fail closed).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -17,6 +16,7 @@ from cbamhub.vault.reading import StoredRecord
 
 from .authentication import Caller
 from .status import RpcError
+from .ttl_cache import TtlCache
 
 CUSTOMS_ROLE = "customs"
 
@@ -49,32 +49,22 @@ class NoPolicy:
 
 class CachedPolicy:
     """Decisions of `inner` reused for `ttl` seconds (float("inf"): for this object's life, as for
-    one consignment). A denial is reused too (as its Forbidden error); an engine failure is not."""
+    one consignment) through a TtlCache. A denial is reused too (as its Forbidden error); an
+    engine failure is not."""
 
-    def __init__(self, inner: RecordPolicy, ttl: float, max_entries: int = 50_000) -> None:
+    def __init__(self, inner: RecordPolicy, ttl: float) -> None:
         self._inner = inner
-        self._ttl = ttl
-        self._max = max_entries
-        self._decisions: dict[tuple[str, ...], tuple[float, Forbidden | None]] = {}
+        self._decisions: TtlCache[Forbidden | None] = TtlCache(ttl)
 
     async def _decide(self, key: tuple[str, ...], ask: Callable[[], Awaitable[None]]) -> None:
-        if self._ttl <= 0:
-            await ask()
-            return
-        now = time.monotonic()
-        hit = self._decisions.get(key)
-        if hit is not None and hit[0] > now:
-            if hit[1] is not None:
-                raise hit[1]
-            return
-        denial: Forbidden | None = None
-        try:
-            await ask()
-        except Forbidden as error:
-            denial = error
-        if len(self._decisions) >= self._max:
-            self._decisions.clear()
-        self._decisions[key] = (now + self._ttl, denial)
+        async def outcome() -> Forbidden | None:
+            try:
+                await ask()
+            except Forbidden as denial:
+                return denial
+            return None
+
+        denial = await self._decisions.get(key, outcome)
         if denial is not None:
             raise denial
 

@@ -9,7 +9,6 @@ organisation valid at the signed timestamp, and that timestamp is within the all
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,6 +33,7 @@ from .call_signing import (
     request_digest,
 )
 from .status import RpcError
+from .ttl_cache import TtlCache
 
 
 @dataclass(frozen=True)
@@ -60,25 +60,18 @@ class Authenticator:
     ) -> None:
         self._router = router
         self._max_age = timedelta(seconds=settings.grpc_signature_max_age_seconds)
-        self._ttl = settings.grpc_identity_cache_seconds
         self._now = now
-        self._organisations: dict[str, tuple[float, Organisation]] = {}
+        self._organisations: TtlCache[Organisation] = TtlCache(settings.grpc_identity_cache_seconds)
 
     async def _organisation(self, organisation_id: str) -> Organisation:
-        hit = self._organisations.get(organisation_id)
-        clock = time.monotonic()
-        if hit is not None and hit[0] > clock:
-            return hit[1]
-        try:
-            region_of(organisation_id, "org")
-            organisation = await get_organisation(self._router, organisation_id)
-        except (NotFound, VaultError) as error:
-            raise _unauthenticated(f"unknown organisation {organisation_id!r}") from error
-        if self._ttl > 0:
-            if len(self._organisations) > 10_000:
-                self._organisations.clear()
-            self._organisations[organisation_id] = (clock + self._ttl, organisation)
-        return organisation
+        async def load() -> Organisation:
+            try:
+                region_of(organisation_id, "org")
+                return await get_organisation(self._router, organisation_id)
+            except (NotFound, VaultError) as error:
+                raise _unauthenticated(f"unknown organisation {organisation_id!r}") from error
+
+        return await self._organisations.get(organisation_id, load)
 
     @staticmethod
     def _caller(organisation: Organisation, how: str) -> Caller:

@@ -83,6 +83,7 @@ class CustomsCheckService(customs_pb2_grpc.CustomsCheckServicer):
         self._authenticator = authenticator
         self._policy = policy
         self._records = records
+        self._evidence: dict[str, tuple[StoredRecord, hub_evidence_pb2.Evidence]] = {}
 
     async def _caller(
         self, context: grpc.aio.ServicerContext[Any, Any], method: str, request: Any
@@ -103,7 +104,7 @@ class CustomsCheckService(customs_pb2_grpc.CustomsCheckServicer):
         policy: RecordPolicy,
         records: RecordAccess,
         raw: customs_pb2.DeclarationLine,
-        evidence: dict[str, hub_evidence_pb2.Evidence],
+        evidence: dict[str, tuple[StoredRecord, hub_evidence_pb2.Evidence]],
     ) -> customs_pb2.LineCheck:
         """One line's answer; raises the vault's typed errors (or RpcError) when it cannot be given."""
         line = _parse(raw)
@@ -127,9 +128,12 @@ class CustomsCheckService(customs_pb2_grpc.CustomsCheckServicer):
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"record {record_id} is {state.status}, not verified{successor}",
             )
-        if record_id not in evidence:
-            evidence[record_id] = evidence_message(stored)
-        return self._answer(line, stored, state.status, evidence[record_id])
+        built = evidence.get(record_id)
+        if built is None or built[0] is not stored:  # one message per read of the record
+            if len(evidence) > 10_000:
+                evidence.clear()
+            built = evidence[record_id] = (stored, evidence_message(stored))
+        return self._answer(line, stored, state.status, built[1])
 
     @staticmethod
     def _matches(line: _Line, stored: StoredRecord) -> None:
@@ -180,7 +184,9 @@ class CustomsCheckService(customs_pb2_grpc.CustomsCheckServicer):
         try:
             async with asyncio.timeout(self._deadline(context)):
                 caller = await self._caller(context, CHECK_LINE, request)
-                return await self.check(caller, self._policy, self._records, request, {})
+                return await self.check(
+                    caller, self._policy, self._records, request, self._evidence
+                )
         except Exception as error:  # every failure leaves as a status, never a traceback
             await abort(context, error)
 
@@ -192,7 +198,7 @@ class CustomsCheckService(customs_pb2_grpc.CustomsCheckServicer):
         # One consistent view per consignment: each record, grant and state is read once.
         records = CachedRecordAccess(self._records, float("inf"))
         policy = CachedPolicy(self._policy, float("inf"))
-        evidence: dict[str, hub_evidence_pb2.Evidence] = {}
+        evidence: dict[str, tuple[StoredRecord, hub_evidence_pb2.Evidence]] = {}
         loop = asyncio.get_running_loop()
         ends_at = loop.time() + self._deadline(context)
         try:

@@ -10,11 +10,10 @@ stale as the log grows, which the verifier tolerates (the proof is against the c
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from cbamhub.vault import schema
 from cbamhub.vault.errors import BadInput, NotFound
@@ -22,6 +21,8 @@ from cbamhub.vault.lifecycle import RecordStatus, record_state
 from cbamhub.vault.reading import StoredRecord, record_with_proof
 from cbamhub.vault.shards import ShardRouter
 from sqlalchemy import desc, or_, select
+
+from .ttl_cache import TtlCache
 
 _T = TypeVar("_T")
 
@@ -134,25 +135,15 @@ VERIFIED = RecordStatus.VERIFIED.value
 
 
 class CachedRecordAccess:
-    """Answers of `inner` reused for `ttl` seconds (0: never; float("inf"): for this object's life)."""
+    """Answers of `inner` reused for `ttl` seconds (0: never; float("inf"): for this object's life),
+    through a TtlCache (single flight, refreshed ahead)."""
 
-    def __init__(self, inner: RecordAccess, ttl: float, max_entries: int = 50_000) -> None:
+    def __init__(self, inner: RecordAccess, ttl: float) -> None:
         self._inner = inner
-        self._ttl = ttl
-        self._max = max_entries
-        self._cache: dict[tuple[object, ...], tuple[float, object]] = {}
+        self._cache: TtlCache[Any] = TtlCache(ttl)
 
     async def _cached(self, key: tuple[object, ...], load: Callable[[], Awaitable[_T]]) -> _T:
-        if self._ttl <= 0:
-            return await load()
-        now = time.monotonic()
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]  # type: ignore[return-value]
-        value = await load()
-        if len(self._cache) >= self._max:
-            self._cache.clear()
-        self._cache[key] = (now + self._ttl, value)
+        value: _T = await self._cache.get(key, load)
         return value
 
     async def find(self, key: LineKey) -> str:
