@@ -18,10 +18,10 @@ from cbamhub.vault.reading import StoredRecord
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
-from cbamhub.access import RecordAccess, ref_of_stored
+from cbamhub.access import RecordAccess, ref_of_stored, ref_of_summary
 
 from .graphql_types import Record
-from .record_reads import access_of, decide, typed
+from .record_reads import access_of, decide, note_read, typed
 
 
 def stored_loader(info: Info) -> DataLoader[str, StoredRecord | None]:
@@ -109,10 +109,12 @@ class RecordQuery:
             stored = await stored_loader(info).load(str(id))
             if stored is None:
                 raise NotFound(f"no record {id}")
-            decision = await decide(info, ref_of_stored(stored), access)
+            ref = ref_of_stored(stored)
+            decision = await decide(info, ref, access)
             state = await lifecycle.record_state(access.router, str(id), as_of)
         except Exception as error:
             raise typed(error) from error
+        note_read(info, ref, decision.fields)
         return Record.from_stored(stored, decision.fields, state.status.value)
 
     @strawberry.field(
@@ -137,6 +139,8 @@ class RecordQuery:
             loaded = await stored_loader(info).load_many([v.summary.id for v in visible])
         except Exception as error:
             raise typed(error) from error
+        for v in visible:
+            note_read(info, ref_of_summary(v.summary), v.fields)
         edges = [
             RecordEdge(
                 cursor=v.summary.cursor,

@@ -8,12 +8,16 @@ with the request id. A policy engine that cannot answer is POLICY_UNAVAILABLE: d
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 from cbamhub.ledger.log import LogError
 from cbamhub.policies import Decision, PolicyError, Principal, RecordRef
+from cbamhub.vault.access_log import Read, log_reads
 from cbamhub.vault.errors import VaultError
 from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
 
 from cbamhub.access import RecordAccess
@@ -78,6 +82,36 @@ async def decide(info: Info, ref: RecordRef, access: RecordAccess | None = None)
     if not decision.allow:
         raise denied(info, ref, decision)
     return decision
+
+
+def note_read(info: Info, ref: RecordRef, fields: frozenset[str] | None) -> None:
+    """Remember a record served to someone other than its manufacturer, for the access log the
+    manufacturer sees (written once per request by `AccessLogWriter`)."""
+    caller = caller_of(info)
+    if caller.organisation_id == ref.manufacturer_id:
+        return
+    reads: list[Read] = info.context.setdefault("reads", [])
+    reads.append(
+        Read(
+            ref.id,
+            ref.manufacturer_id,
+            caller.organisation_id,
+            info.context.get("request_id"),
+            None if fields is None else tuple(sorted(fields)),
+            datetime.now(UTC),
+        )
+    )
+
+
+class AccessLogWriter(SchemaExtension):
+    """Writes the operation's reads to the access log after it ran (one INSERT per shard)."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        yield
+        context = self.execution_context.context
+        reads = context.get("reads") if isinstance(context, dict) else None
+        if reads:
+            await log_reads(context["router"], reads)
 
 
 def typed(error: Exception) -> GraphQLError:

@@ -38,6 +38,7 @@ from .graphql_types import (
 from .identities import IdentityMutation, IdentityQuery
 from .operations import OperationLabel
 from .record_queries import RecordQuery
+from .record_reads import AccessLogWriter
 from .sharing import SharingMutation, SharingQuery
 
 
@@ -201,6 +202,7 @@ schema = HubSchema(
         lambda: ValidationCache(maxsize=1024),
         OperationLabel,
         AnonymousGuard,
+        AccessLogWriter,
         lambda: MaskErrors(should_mask_error=_unexpected, error_message="Internal server error"),
     ],
 )

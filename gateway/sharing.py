@@ -12,8 +12,8 @@ import json
 from datetime import datetime
 
 import strawberry
+from cbamhub.vault import access_log, identities, lifecycle
 from cbamhub.vault import grants as vault_grants
-from cbamhub.vault import identities, lifecycle
 from cbamhub.vault.errors import Forbidden, NotFound, VaultError
 from cbamhub.vault.signing import SignedDocument
 from strawberry.types import Info
@@ -147,8 +147,43 @@ async def grants_changed(info: Info, *organisation_ids: str) -> None:
         await state.redis.publish(CHANNEL, json.dumps(list(organisation_ids)))
 
 
+@strawberry.type(description="A read of one of your records by another organisation.")
+class AccessLogEntry:
+    record_id: str
+    reader_id: str
+    request_id: str | None = strawberry.field(description="Also in the hub's request log.")
+    fields: list[str] | None = strawberry.field(description="Fields served; null = every field.")
+    read_at: datetime
+
+
 @strawberry.type
 class SharingQuery:
+    @strawberry.field(
+        description="Who read your records (manufacturers): newest first, at most 1000."
+    )
+    async def access_log(
+        self, info: Info, since: datetime | None = None, first: int = 100
+    ) -> list[AccessLogEntry]:
+        caller = caller_of(info)
+        try:
+            if caller.role != "manufacturer":
+                raise Forbidden("the access log shows manufacturers the reads of their records")
+            reads = await access_log.reads_of_manufacturer(
+                info.context["router"], caller.organisation_id, since=since, limit=first
+            )
+        except Exception as error:
+            raise typed(error) from error
+        return [
+            AccessLogEntry(
+                record_id=r.record_id,
+                reader_id=r.reader_id,
+                request_id=r.request_id,
+                fields=None if r.fields is None else list(r.fields),
+                read_at=r.read_at,
+            )
+            for r in reads
+        ]
+
     @strawberry.field(
         description="Your grants: given (manufacturer) or received (importer), with revoked ones."
     )

@@ -204,3 +204,19 @@ access_answers = Table(
     Column("answered_at", DateTime(timezone=True), nullable=False),
     *_signed_columns(),  # plain: no figures
 )
+
+# Who read what: one row per record served to an organisation other than its manufacturer, in the
+# record's home shard, so the manufacturer sees every read of its data (with the request id that
+# also names the read in the gateway's logs). Append-only, like everything else here.
+access_log = Table(
+    "access_log",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("record_id", Text, nullable=False),
+    Column("manufacturer_id", Text, nullable=False),
+    Column("reader_id", Text, nullable=False),
+    Column("request_id", Text),
+    Column("fields", Text),  # JSON list of the fields served; NULL = every field
+    Column("read_at", DateTime(timezone=True), nullable=False),
+    Index("ix_access_log_manufacturer", "manufacturer_id", "read_at"),
+)

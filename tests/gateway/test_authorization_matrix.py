@@ -17,12 +17,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cbamhub.gateway.app import create_app
 from gateway_world import (
     FORBIDDEN,
     FULL,
     MASKED,
+    RECORD,
     RECORDS,
     World,
     build,
@@ -174,3 +176,35 @@ async def test_an_organisation_cannot_act_with_another_ones_signed_document(worl
     )
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert "own name" in body["errors"][0]["message"]
+
+
+async def test_the_manufacturer_sees_who_read_its_records_with_the_request_id(world: World) -> None:
+    async with httpx.AsyncClient(timeout=30, auth=world.auth("I_fields")) as client:
+        response = await client.post(
+            f"{world.url}/graphql",
+            json={"query": RECORD, "variables": {"id": world.records["rTR"]}},
+            headers={"X-Request-ID": "erp-7"},
+        )
+    assert response.status_code == 200
+    await world.gql("M", RECORD, id=world.records["rTR"])  # its own reads are not logged
+    await world.gql("I_none", RECORD, id=world.records["rTR"])  # refused: nothing was read
+    body = await world.gql("M", "{ accessLog { recordId readerId requestId fields } }")
+    assert body["data"]["accessLog"] == [
+        {
+            "recordId": world.records["rTR"],
+            "readerId": world.orgs["I_fields"][0],
+            "requestId": "erp-7",
+            "fields": sorted(only_fields(world)),
+        }
+    ]
+    refused = await world.gql("I_row", "{ accessLog { recordId } }")
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def only_fields(world: World) -> list[str]:
+    """What I_fields is served: its one granted field plus the public identifiers and proof."""
+    return [
+        "checkpoint", "cn_code", "commitment", "direct_emissions", "id", "inclusion_proof",
+        "installation_id", "manufacturer_id", "product_line_id", "published_at", "region",
+        "signer_key_id", "status",
+    ]  # fmt: skip
