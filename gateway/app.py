@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
@@ -38,7 +38,9 @@ from .middleware.metrics import MetricsMiddleware
 from .middleware.rate_limit import RateLimitMiddleware
 from .middleware.request_id import RequestIdMiddleware
 from .rate_limits import InProcessRateLimiter, RateLimiter, RedisRateLimiter
+from .record_events import RecordBus
 from .schema import schema
+from .subscriptions import authenticate_connection
 from .tokens import TokenIssuer
 
 StartupHook = Callable[[ShardRouter], Awaitable[None]]
@@ -55,6 +57,10 @@ class _GraphQL(GraphQL[dict[str, Any], None]):
             "request_id": request.scope.get("state", {}).get("request_id"),
             "debug": request.app.debug,
         }
+
+    async def on_ws_connect(self, context: dict[str, Any]) -> None:
+        """Subscriptions authenticate with a bearer token in connection_init."""
+        await authenticate_connection(context, context["request"].app.state.authenticator)
 
 
 async def issue_token(request: Request) -> JSONResponse:
@@ -149,6 +155,7 @@ def create_app(
                 raise RuntimeError(f"the {settings.policy_engine} policy engine does not answer")
 
         app.state.policy_ready = policy_ready
+        app.state.record_bus = RecordBus(redis)
         app.state.rate_limiter = _rate_limiter(settings, redis)
         app.state.tiles_apps = {r: create_tiles_app(router.shard(r).log) for r in router.regions}
         stop = asyncio.Event()
@@ -171,6 +178,9 @@ def create_app(
                     asyncio.create_task(
                         follow_grant_changes(redis, authorizer, stop), name="grant-changes"
                     )
+                )
+                tasks.append(
+                    asyncio.create_task(app.state.record_bus.follow(stop), name="record-events")
                 )
             if on_startup is not None:
                 await on_startup(router)
@@ -206,6 +216,7 @@ def create_app(
             Route("/metrics", metrics_endpoint),
             Route("/auth/token", issue_token, methods=["POST"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
             Mount("/log", app=_RegionLogs(app)),
         ]
     )

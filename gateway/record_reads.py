@@ -84,23 +84,27 @@ async def decide(info: Info, ref: RecordRef, access: RecordAccess | None = None)
     return decision
 
 
+def read_entry(info: Info, ref: RecordRef, fields: frozenset[str] | None) -> Read | None:
+    """The access-log entry of serving `ref` now; None for the record's own manufacturer."""
+    caller = caller_of(info)
+    if caller.organisation_id == ref.manufacturer_id:
+        return None
+    return Read(
+        ref.id,
+        ref.manufacturer_id,
+        caller.organisation_id,
+        info.context.get("request_id"),
+        None if fields is None else tuple(sorted(fields)),
+        datetime.now(UTC),
+    )
+
+
 def note_read(info: Info, ref: RecordRef, fields: frozenset[str] | None) -> None:
     """Remember a record served to someone other than its manufacturer, for the access log the
     manufacturer sees (written once per request by `AccessLogWriter`)."""
-    caller = caller_of(info)
-    if caller.organisation_id == ref.manufacturer_id:
-        return
-    reads: list[Read] = info.context.setdefault("reads", [])
-    reads.append(
-        Read(
-            ref.id,
-            ref.manufacturer_id,
-            caller.organisation_id,
-            info.context.get("request_id"),
-            None if fields is None else tuple(sorted(fields)),
-            datetime.now(UTC),
-        )
-    )
+    read = read_entry(info, ref, fields)
+    if read is not None:
+        info.context.setdefault("reads", []).append(read)
 
 
 class AccessLogWriter(SchemaExtension):

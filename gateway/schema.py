@@ -40,6 +40,7 @@ from .operations import OperationLabel
 from .record_queries import RecordQuery
 from .record_reads import AccessLogWriter
 from .sharing import SharingMutation, SharingQuery
+from .subscriptions import Subscription
 
 
 def _router(info: Info) -> ShardRouter:
@@ -192,6 +193,7 @@ class HubSchema(strawberry.Schema):
 schema = HubSchema(
     query=merge_types("Query", (Query, RecordQuery, SharingQuery, DeclarationQuery, IdentityQuery)),
     mutation=merge_types("Mutation", (Mutation, SharingMutation, IdentityMutation)),
+    subscription=Subscription,
     config=StrawberryConfig(scalar_map={Long: LONG_SCALAR}),
     extensions=[
         # Limits, checked on the parsed document before anything runs (see LIMITS).

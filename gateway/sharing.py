@@ -297,6 +297,7 @@ class SharingMutation:
         try:
             signed = await _signed_by_caller(info, input)
             event = await lifecycle.attest(info.context["router"], signed)
+            await info.context["request"].app.state.record_bus.verified(event.record_id)
         except Exception as error:
             raise typed(error) from error
         return RecordEvent.of(event)
