@@ -68,11 +68,12 @@ POLICY_FIELD = {
 Ids, CN code, region, reporting period and the inclusion proof are always shown to an allowed reader."""
 
 
-@strawberry.type(
+@strawberry.federation.type(
+    keys=["id"],
     description="A supplier's emissions record (Catena-X CBAM KIT field names). Fields the reader's "
     "grant or the record region's export rules withhold are null and absent from visibleFields; the "
     "signed document, its salt and the evidence bundle come only with every field (they would "
-    "reveal, or let a reader confirm guesses of, the withheld ones)."
+    "reveal, or let a reader confirm guesses of, the withheld ones).",
 )
 class Record:
     id: strawberry.ID

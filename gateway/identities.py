@@ -65,7 +65,7 @@ class OrganisationKey:
         )
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["id"])
 class Organisation:
     id: strawberry.ID
     role: str
@@ -90,7 +90,9 @@ class Organisation:
         )
 
 
-@strawberry.type(description="A named set of Annex I CN codes made at one installation.")
+@strawberry.federation.type(
+    keys=["id"], description="A named set of Annex I CN codes made at one installation."
+)
 class ProductLine:
     id: strawberry.ID
     installation_id: strawberry.ID
@@ -109,7 +111,9 @@ class ProductLine:
         )
 
 
-@strawberry.type(description="A manufacturer's installation, stored in its country's region.")
+@strawberry.federation.type(
+    keys=["id"], description="A manufacturer's installation, stored in its country's region."
+)
 class Installation:
     id: strawberry.ID
     organisation_id: strawberry.ID

@@ -28,6 +28,7 @@ from strawberry.types import ExecutionContext, Info
 from .anonymous import AnonymousGuard
 from .declarations import DeclarationQuery
 from .errors import graphql_error
+from .federation import FEDERATION_VERSION, FederatedSchema
 from .graphql_types import (
     LONG_SCALAR,
     Checkpoint,
@@ -182,7 +183,9 @@ one request). Lists are capped separately (`first` <= 500, entities per request)
 query the hub's clients send (the deepest, a record with its proof, is 3 levels)."""
 
 
-class HubSchema(strawberry.Schema):
+class HubSchema(FederatedSchema):
+    """The hub's schema, an Apollo Federation v2 subgraph (gateway/federation.py)."""
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -195,6 +198,7 @@ schema = HubSchema(
     mutation=merge_types("Mutation", (Mutation, SharingMutation, IdentityMutation)),
     subscription=Subscription,
     config=StrawberryConfig(scalar_map={Long: LONG_SCALAR}),
+    federation_version=FEDERATION_VERSION,
     extensions=[
         # Limits, checked on the parsed document before anything runs (see LIMITS).
         lambda: MaxTokensLimiter(max_token_count=LIMITS["tokens"]),
