@@ -2,7 +2,8 @@
 
 A router resolves the hub's entities (Organisation, Installation, ProductLine, Record, keyed by
 `id`) through `_entities(representations)`. Strawberry's own resolver calls `resolve_reference`
-once per representation; here the whole list is capped (`Settings.max_entities_per_request`),
+once per representation; here the representations of a request are capped
+(`Settings.max_entities_per_request`, counted over aliased `_entities` fields too),
 grouped by type and loaded through one DataLoader per type and request (records: the same
 `stored_loader` the `record` query uses), so a router's batch of 500 references is one query per
 shard and type, not 500. Records then pass the same decision as the `record` query: a record the
@@ -160,10 +161,14 @@ async def resolve_entities(
     info: Info, representations: Sequence[Mapping[str, Any]]
 ) -> list[Resolved]:
     """The entities in the order asked; one batched load per type."""
-    limit: int = info.context["request"].app.state.settings.max_entities_per_request
-    if len(representations) > limit:
+    context: dict[str, Any] = info.context
+    limit: int = context["request"].app.state.settings.max_entities_per_request
+    # Counted over the whole request: aliased `_entities` fields do not each get the cap.
+    asked = context.get("entities_asked", 0) + len(representations)
+    context["entities_asked"] = asked
+    if asked > limit:
         raise GraphQLError(
-            f"{len(representations)} entity representations in one request; at most {limit} "
+            f"{asked} entity representations in one request; at most {limit} "
             "(max_entities_per_request): split the batch",
             extensions={"code": "BAD_USER_INPUT", "limit": limit},
         )

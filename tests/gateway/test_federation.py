@@ -247,6 +247,18 @@ async def test_entities_are_capped_per_request(world: World) -> None:
     assert f"at most {MAX_ENTITIES}" in error["message"]
     exactly = await world.gql("I", ENTITIES, representations=many[:MAX_ENTITIES])
     assert "errors" not in exactly and len(exactly["data"]["_entities"]) == MAX_ENTITIES
+    # Aliases do not multiply the cap: it counts the whole request.
+    aliased = await world.gql(
+        "I",
+        """query($a: [_Any!]!, $b: [_Any!]!) {
+          a: _entities(representations: $a) { __typename }
+          b: _entities(representations: $b) { __typename }
+        }""",
+        a=many[:4],
+        b=many[:4],
+    )
+    assert aliased["data"] is None
+    assert [e["extensions"]["code"] for e in aliased["errors"]] == ["BAD_USER_INPUT"]
 
 
 @pytest.fixture
