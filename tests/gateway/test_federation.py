@@ -30,6 +30,8 @@ from cbamhub.vault import grants, identities, publishing
 from cbamhub.vault.models import OrganisationIn
 from cbamhub.vault.shards import ShardRouter
 from cbamhub.vault.signing import OrganisationKey
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cbamhub.client import SignedRequests
 from cbamhub.demo import register_sample_site, sample_record
@@ -465,3 +467,74 @@ def test_federation_does_not_fan_out_over_regions(tmp_path: Path) -> None:
     codes = {e["code"] for e in twice["errors"]}
     assert codes == {"INVALID_FIELD_SHARING"}
     assert any('"Record.seeDirect"' in e["message"] for e in twice["errors"])
+
+
+SECRET_FIELDS = ("seeIndirect", "document", "signature", "evidence", "inclusionProof { salt }")
+ALWAYS_FIELDS = ("id", "cnCode", "seeDirect")
+
+
+@st.composite
+def entity_operations(draw: st.DrawFn) -> tuple[str, list[str]]:
+    """An `_entities` operation of some shape over some record labels, in some order."""
+    labels = draw(
+        st.lists(st.sampled_from(["full", "masked", "other"]), min_size=1, max_size=MAX_ENTITIES)
+    )
+    chosen = draw(
+        st.lists(
+            st.sampled_from(SECRET_FIELDS + ALWAYS_FIELDS), min_size=1, max_size=5, unique=True
+        )
+    )
+    fields = " ".join(chosen)
+    shape = draw(st.sampled_from(["inline", "named", "nested", "aliased", "typename"]))
+    selection = {
+        "inline": f"... on Record {{ {fields} }}",
+        "named": "...E",
+        "nested": "... on _Entity { ... on Record { ...E } }",
+        "aliased": f"... on Record {{ x: id y: seeDirect {fields} }}",
+        "typename": f"__typename ... on Record {{ {fields} }} ... on ProductLine {{ name }}",
+    }[shape]
+    query = (
+        f"query($r: [_Any!]!) {{ e: _entities(representations: $r) {{ {selection} }} }}"
+        f" fragment E on Record {{ {fields} }}"
+        if shape in ("named", "nested")
+        else f"query($r: [_Any!]!) {{ e: _entities(representations: $r) {{ {selection} }} }}"
+    )
+    return query, labels
+
+
+async def test_no_entities_shape_reaches_an_ungranted_record_or_a_masked_field(
+    world: World,
+) -> None:
+    org, key = world.orgs["I"]
+
+    @settings(
+        max_examples=40,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(operation=entity_operations())
+    def property(operation: tuple[str, list[str]]) -> None:
+        query, labels = operation
+        representations = [rep("Record", world.records[label]) for label in labels]
+        with httpx.Client(timeout=30, auth=SignedRequests(org, key)) as client:
+            response = client.post(
+                f"{world.url}/graphql", json={"query": query, "variables": {"r": representations}}
+            )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        entities = body["data"]["e"]
+        errors = {tuple(e["path"]): e["extensions"]["code"] for e in body.get("errors", [])}
+        assert errors == {
+            ("e", i): "FORBIDDEN" for i, label in enumerate(labels) if label == "other"
+        }, body
+        for label, entity in zip(labels, entities, strict=True):
+            if label == "other":
+                assert entity is None, body
+            elif label == "masked":
+                hidden = [entity.get(f) for f in ("seeIndirect", "document", "signature")]
+                proof = entity.get("inclusionProof") or {}
+                assert hidden == [None] * 3 and proof.get("salt") is None, body
+            elif "seeIndirect" in query:
+                assert entity["seeIndirect"] == 0.3, body
+
+    await asyncio.to_thread(property)
