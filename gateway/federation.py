@@ -36,7 +36,7 @@ from .errors import graphql_error
 from .graphql_types import Record
 from .identities import Installation, Organisation, ProductLine
 from .record_queries import stored_loader
-from .record_reads import access_of, decide, typed
+from .record_reads import access_of, decide, note_read, typed
 
 _V = TypeVar("_V")
 
@@ -138,10 +138,12 @@ async def _record(
 ) -> Resolved:
     if stored is None or summary is None:
         return _not_found("record", identifier)
+    ref = ref_of_stored(stored)
     try:
-        decision = await decide(info, ref_of_stored(stored), access)
+        decision = await decide(info, ref, access)
     except GraphQLError as error:
         return error
+    note_read(info, ref, decision.fields)
     return Record.from_stored(stored, decision.fields, summary.status.value)
 
 
