@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from cbamhub.vault import identities, installations
@@ -36,14 +37,18 @@ class SignedDocumentInput:
     key_id: str = strawberry.field(description="Id of the signing key.")
 
     def signed(self) -> SignedDocument:
-        try:
-            signature = base64.b64decode(self.signature, validate=True)
-        except binascii.Error as error:
-            raise BadInput(
-                "signature is not base64",
-                {"problems": [{"field": "signature", "reason": "not base64"}]},
-            ) from error
-        return SignedDocument(self.payload.encode(), signature, self.key_id)
+        return SignedDocument(
+            self.payload.encode(), _base64("signature", self.signature), self.key_id
+        )
+
+
+def _base64(field: str, text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error as error:
+        raise BadInput(
+            f"{field} is not base64", {"problems": [{"field": field, "reason": "not base64"}]}
+        ) from error
 
 
 @strawberry.type(description="An Ed25519 key of an organisation and the period it signs for.")
@@ -174,11 +179,25 @@ class IdentityMutation:
             raise graphql_error(error) from error
 
     @strawberry.mutation(
-        description="Add a key (action key.add; endsKey rotates), signed by another valid key."
+        description="Add a key (action key.add; endsKey rotates), signed by another valid key; "
+        "proofOfPossession is the new key's own signature over the same payload (required)."
     )
-    async def add_key(self, info: Info, input: SignedDocumentInput) -> OrganisationKey:
+    async def add_key(
+        self,
+        info: Info,
+        input: SignedDocumentInput,
+        proof_of_possession: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Base64 Ed25519 signature of the payload by the key being added; "
+                "omitted or wrong, the key is refused (BAD_USER_INPUT / INVALID_SIGNATURE)."
+            ),
+        ] = None,
+    ) -> OrganisationKey:
         try:
-            return OrganisationKey.of(await identities.add_key(_router(info), input.signed()))
+            proof = _base64("proofOfPossession", proof_of_possession or "")
+            added = await identities.add_key(_router(info), input.signed(), proof)
+            return OrganisationKey.of(added)
         except VaultError as error:
             raise graphql_error(error) from error
 

@@ -7,7 +7,11 @@ the signatures made with it. A key is valid from `valid_from` until the earlier 
 rotation keeps old signatures verifiable while a revoked key signs nothing new.
 
 Key changes carry the organisation's authority: a document signed by another of its keys that is
-valid now. The hub never accepts a key change it cannot prove the organisation made.
+valid now. The hub never accepts a key change it cannot prove the organisation made. A key addition
+also carries the new key's own signature over the same payload (proof of possession, as the
+self-signed registration does), so nobody registers a public key they do not hold and later claims
+signatures made with it; the signed document itself is unchanged, so documents signed before the
+proof was required stay verifiable as they are.
 """
 
 from __future__ import annotations
@@ -299,8 +303,28 @@ async def _authorised(
     return signer
 
 
-async def add_key(router: ShardRouter, signed: SignedDocument) -> RegisteredKey:
-    """Add a key (rotation when `ends_key` is given), authorised by another currently valid key."""
+def check_possession(public_key: bytes, signed: SignedDocument, proof: bytes | None) -> None:
+    """The new key's signature over the same payload as the authorising one: BadInput when it is
+    missing, InvalidSignature when it does not verify under the key being added."""
+    kid = make_key_id(public_key)
+    if not proof:
+        raise BadInput(
+            f"a key addition must carry proof of possession: the new key {kid} must also sign the "
+            "document (proofOfPossession)",
+            {"problems": [{"field": "proofOfPossession", "reason": "missing"}]},
+        )
+    if not signature_valid(public_key, signed.payload, proof):
+        raise InvalidSignature(
+            f"the proof of possession is not a signature of the document by the new key {kid}",
+            {"problems": [{"field": "proofOfPossession", "reason": "not signed by the new key"}]},
+        )
+
+
+async def add_key(
+    router: ShardRouter, signed: SignedDocument, proof_of_possession: bytes | None
+) -> RegisteredKey:
+    """Add a key (rotation when `ends_key` is given), authorised by another currently valid key
+    and proven held by a signature of the new key over the same payload."""
     change = parse_signed(KeyAddition, signed)
     shard = router.shard(region_of(change.organisation, "org"))
     now = datetime.now(UTC)
@@ -312,6 +336,7 @@ async def add_key(router: ShardRouter, signed: SignedDocument) -> RegisteredKey:
         )
     public_key = bytes.fromhex(change.public_key)
     kid = make_key_id(public_key)
+    check_possession(public_key, signed, proof_of_possession)
     async with shard.log.writer() as writer:
         conn = writer.connection
         await _organisation_row(conn, change.organisation)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -279,9 +280,14 @@ async def test_a_revoked_key_stops_signatures_and_its_tokens_within_a_second(
             }
         }
 
+    add_key = """mutation($input: SignedDocumentInput!, $pop: String) {
+      addKey(input: $input, proofOfPossession: $pop) { keyId }
+    }"""
+    pop = base64.b64encode(second.sign_document(json.loads(add.payload)).signature).decode()
     async with httpx.AsyncClient(timeout=30, auth=hub.signed) as client:
         added = await client.post(
-            f"{hub.url}/graphql", json={"query": mutation % "addKey", "variables": variables(add)}
+            f"{hub.url}/graphql",
+            json={"query": add_key, "variables": {**variables(add), "pop": pop}},
         )
     assert "errors" not in added.json(), added.text
     revoke = second.sign_document(

@@ -25,7 +25,9 @@ SCHEMA = strawberry.Schema(
 REGISTER = """mutation($input: SignedDocumentInput!) {
   registerOrganisation(input: $input) { id role eori region keys { keyId validUntil revokedAt } }
 }"""
-ADD = "mutation($input: SignedDocumentInput!) { addKey(input: $input) { keyId validFrom } }"
+ADD = """mutation($input: SignedDocumentInput!, $pop: String) {
+  addKey(input: $input, proofOfPossession: $pop) { keyId validFrom }
+}"""
 REVOKE = "mutation($input: SignedDocumentInput!) { revokeKey(input: $input) { keyId revokedAt } }"
 INSTALLATION = """mutation($input: SignedDocumentInput!) {
   registerInstallation(input: $input) { id region unLocode productionRoutes }
@@ -58,6 +60,11 @@ def _signed(key: OrganisationKey, document: Any) -> dict[str, str]:
         "signature": base64.b64encode(signed.signature).decode(),
         "keyId": signed.key_id,
     }
+
+
+def _pop(key: OrganisationKey, document: Any) -> str:
+    """A key's proof of possession for a key addition: its signature over the same document."""
+    return base64.b64encode(key.sign_document(document).signature).decode()
 
 
 async def _run(router: ShardRouter, query: str, **variables: Any) -> Any:
@@ -94,10 +101,20 @@ async def test_organisation_keys_installation_and_product_line(router: ShardRout
         "public_key": new.public_key.hex(),
         "ends_key": key.key_id,
     }
-    assert (await _run(router, ADD, input=_signed(key, add)))["addKey"]["keyId"] == new.key_id
+    assert (await _run(router, ADD, input=_signed(key, add)))[0]["code"] == "BAD_USER_INPUT"
+    stranger = _pop(OrganisationKey.generate(), add)
+    refused = await _run(router, ADD, input=_signed(key, add), pop=stranger)
+    assert refused[0]["code"] == "INVALID_SIGNATURE"
+    assert (await _run(router, ADD, input=_signed(key, add), pop="not base64!"))[0]["problems"] == [
+        {"field": "proofOfPossession", "reason": "not base64"}
+    ]
+    added = await _run(router, ADD, input=_signed(key, add), pop=_pop(new, add))
+    assert added["addKey"]["keyId"] == new.key_id
     # the old key's validity ended: it can authorise nothing more
-    again = {**add, "public_key": OrganisationKey.generate().public_key.hex()}
-    assert (await _run(router, ADD, input=_signed(key, again)))[0]["code"] == "UNKNOWN_KEY"
+    third = OrganisationKey.generate()
+    again = {**add, "public_key": third.public_key.hex()}
+    refused = await _run(router, ADD, input=_signed(key, again), pop=_pop(third, again))
+    assert refused[0]["code"] == "UNKNOWN_KEY"
 
     revoke = {"action": "key.revoke", "organisation": org["id"], "key_id": key.key_id}
     revoked = (await _run(router, REVOKE, input=_signed(new, revoke)))["revokeKey"]

@@ -74,6 +74,11 @@ def _add(org: str, new: OrganisationKey, **extra: Any) -> dict[str, Any]:
     return {"action": "key.add", "organisation": org, "public_key": new.public_key.hex(), **extra}
 
 
+def _pop(new: OrganisationKey, document: dict[str, Any]) -> bytes:
+    """The new key's proof of possession: its own signature over the same document."""
+    return new.sign_document(document).signature
+
+
 def _iso(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
@@ -138,10 +143,9 @@ async def test_rotation_keeps_old_signatures_verifiable(router: ShardRouter) -> 
     rotate_at = signed_at + timedelta(seconds=5)
     backdated = _add(org, new, valid_from=_iso(signed_at - timedelta(seconds=1)))
     with pytest.raises(BadInput, match="valid before"):
-        await identities.add_key(router, old.sign_document(backdated))
-    added = await identities.add_key(
-        router, old.sign_document(_add(org, new, valid_from=_iso(rotate_at), ends_key=old.key_id))
-    )
+        await identities.add_key(router, old.sign_document(backdated), _pop(new, backdated))
+    rotation = _add(org, new, valid_from=_iso(rotate_at), ends_key=old.key_id)
+    added = await identities.add_key(router, old.sign_document(rotation), _pop(new, rotation))
     assert added.valid_from == rotate_at
 
     await identities.verify_signed(router, org, before, at=signed_at)  # still verifiable
@@ -159,7 +163,8 @@ async def test_rotation_keeps_old_signatures_verifiable(router: ShardRouter) -> 
 async def test_revoked_keys_sign_nothing_new(router: ShardRouter) -> None:
     org, first = await _manufacturer(router, "CN")
     second = OrganisationKey.generate()
-    await identities.add_key(router, first.sign_document(_add(org, second)))
+    addition = _add(org, second)
+    await identities.add_key(router, first.sign_document(addition), _pop(second, addition))
     doc = {**steel(), "manufacturerId": org}
     early = second.sign_document(doc)
     signed_at = datetime.now(UTC)
@@ -185,21 +190,54 @@ async def test_revoked_keys_sign_nothing_new(router: ShardRouter) -> None:
 async def test_unauthorised_key_changes_are_refused_and_write_nothing(router: ShardRouter) -> None:
     org, key = await _manufacturer(router, "DE")
     stranger, new = OrganisationKey.generate(), OrganisationKey.generate()
+    proof = _pop(new, _add(org, new))
     entries_before = len(await _entries(router, "eu"))
     with pytest.raises(UnknownKey):
-        await identities.add_key(router, stranger.sign_document(_add(org, new)))
+        await identities.add_key(router, stranger.sign_document(_add(org, new)), proof)
     good = key.sign_document(_add(org, new))
     with pytest.raises(InvalidSignature):
-        await identities.add_key(router, SignedDocument(good.payload, b"\1" * 64, key.key_id))
+        await identities.add_key(
+            router, SignedDocument(good.payload, b"\1" * 64, key.key_id), proof
+        )
     other_org, other_key = await _manufacturer(router, "DE")
     with pytest.raises(UnknownKey):  # another organisation's valid key
-        await identities.add_key(router, other_key.sign_document(_add(org, new)))
+        await identities.add_key(router, other_key.sign_document(_add(org, new)), proof)
     revoke = {"action": "key.revoke", "organisation": org, "key_id": key.key_id}
     with pytest.raises(UnknownKey):
         await identities.revoke_key(router, stranger.sign_document(revoke))
     assert await _count(router, "eu", "organisation_keys") == 2  # org's and other_org's first keys
     assert len(await _entries(router, "eu")) == entries_before + 1  # other_org's registration
     assert other_org != org
+
+
+async def test_a_key_addition_needs_the_new_keys_proof_of_possession(router: ShardRouter) -> None:
+    org, key = await _manufacturer(router, "DE")
+    new, someone = OrganisationKey.generate(), OrganisationKey.generate()
+    addition = _add(org, new)
+    signed = key.sign_document(addition)
+    entries_before = len(await _entries(router, "eu"))
+    with pytest.raises(BadInput, match="proof of possession") as missing:
+        await identities.add_key(router, signed, None)
+    assert missing.value.details["problems"] == [
+        {"field": "proofOfPossession", "reason": "missing"}
+    ]
+    with pytest.raises(BadInput, match="proof of possession"):
+        await identities.add_key(router, signed, b"")
+    with pytest.raises(InvalidSignature, match="new key"):  # signed by a key other than the new
+        await identities.add_key(router, signed, _pop(someone, addition))
+    with pytest.raises(InvalidSignature, match="new key"):  # the new key, another document
+        await identities.add_key(router, signed, _pop(new, _add(org, new, ends_key=key.key_id)))
+    with pytest.raises(InvalidSignature, match="new key"):  # the authorising signature again
+        await identities.add_key(router, signed, signed.signature)
+    assert await _count(router, "eu", "organisation_keys") == 1
+    assert len(await _entries(router, "eu")) == entries_before
+
+    added = await identities.add_key(router, signed, _pop(new, addition))
+    assert added.key_id == new.key_id
+    found = await identities.get_organisation(router, org)
+    assert [k.key_id for k in found.keys] == [key.key_id, new.key_id]
+    kinds = [s.kind for s in await _entries(router, "eu")]
+    assert kinds == [StatementKind.ORGANISATION_REGISTERED, StatementKind.KEY_ADDED]
 
 
 async def test_installation_country_decides_its_region(router: ShardRouter) -> None:

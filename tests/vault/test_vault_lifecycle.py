@@ -153,15 +153,13 @@ async def test_only_assigned_verifiers_with_valid_keys_attest(world: World) -> N
     )
     # The assigned verifier's key, once revoked, signs nothing.
     second = OrganisationKey.generate()
+    addition = {
+        "action": "key.add",
+        "organisation": verifier.id,
+        "public_key": second.public_key.hex(),
+    }
     await identities.add_key(
-        world.router,
-        verifier.sign(
-            {
-                "action": "key.add",
-                "organisation": verifier.id,
-                "public_key": second.public_key.hex(),
-            }
-        ),
+        world.router, verifier.sign(addition), second.sign_document(addition).signature
     )
     await identities.revoke_key(
         world.router,
