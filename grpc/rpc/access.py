@@ -1,18 +1,21 @@
 """The one place the RPC door asks the policy layer, so both front doors decide alike.
 
-Each method returns when the caller may act and raises otherwise: Forbidden (PERMISSION_DENIED,
-with the policy's reason) or PolicyUnavailable (UNAVAILABLE: the engine failed, so the answer is
-no, fail closed).
+Each method returns what the caller may see of the record (a Disclosure) and raises otherwise:
+Forbidden (PERMISSION_DENIED, with the policy's reason) or PolicyUnavailable (UNAVAILABLE: the
+engine failed, so the answer is no, fail closed).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Protocol
 
 import grpc
 from cbamhub.vault.errors import Forbidden
 from cbamhub.vault.reading import StoredRecord
+from cbamhub.vault.record_model import EmissionsRecord
 
 from .authentication import Caller
 from .status import RpcError
@@ -21,13 +24,41 @@ from .ttl_cache import TtlCache
 CUSTOMS_ROLE = "customs"
 
 
+@cache
+def _field_names() -> dict[str, str]:
+    """Record document key (KIT camelCase alias) -> the policy's field name (snake_case)."""
+    return {(f.alias or name): name for name, f in EmissionsRecord.model_fields.items()}
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """The record fields (the policy's snake_case names) a decision lets through; None = all."""
+
+    fields: frozenset[str] | None
+
+    def permits(self, field: str) -> bool:
+        return self.fields is None or field in self.fields
+
+    def withheld(self, document: Mapping[str, Any]) -> list[str]:
+        """The document's top-level fields this disclosure does not cover, sorted."""
+        if self.fields is None:
+            return []
+        names = _field_names()
+        return sorted(k for k in document if names.get(k, k) not in self.fields)
+
+
+EVERYTHING = Disclosure(None)
+
+
 class RecordPolicy(Protocol):
-    async def customs_check(self, caller: Caller, importer_id: str, stored: StoredRecord) -> None:
-        """May `caller` (customs) check a line of `importer_id` against this record?"""
+    async def customs_check(
+        self, caller: Caller, importer_id: str, stored: StoredRecord
+    ) -> Disclosure:
+        """May `caller` (customs) check a line of `importer_id` against this record, and see what?"""
         ...
 
-    async def read(self, caller: Caller, stored: StoredRecord) -> None:
-        """May `caller` read this record (its own, or under an importer's grant)?"""
+    async def read(self, caller: Caller, stored: StoredRecord) -> Disclosure:
+        """May `caller` read this record (its own, or under an importer's grant), and which fields?"""
         ...
 
 
@@ -40,10 +71,12 @@ class NoPolicy:
             grpc.StatusCode.UNAVAILABLE, "no policy engine is configured: records are not served"
         )
 
-    async def customs_check(self, caller: Caller, importer_id: str, stored: StoredRecord) -> None:
+    async def customs_check(
+        self, caller: Caller, importer_id: str, stored: StoredRecord
+    ) -> Disclosure:
         raise self._refuse()
 
-    async def read(self, caller: Caller, stored: StoredRecord) -> None:
+    async def read(self, caller: Caller, stored: StoredRecord) -> Disclosure:
         raise self._refuse()
 
 
@@ -54,24 +87,30 @@ class CachedPolicy:
 
     def __init__(self, inner: RecordPolicy, ttl: float) -> None:
         self._inner = inner
-        self._decisions: TtlCache[Forbidden | None] = TtlCache(ttl)
+        self._decisions: TtlCache[Disclosure | Forbidden] = TtlCache(ttl)
 
-    async def _decide(self, key: tuple[str, ...], ask: Callable[[], Awaitable[None]]) -> None:
-        async def outcome() -> Forbidden | None:
+    async def _decide(
+        self, key: tuple[str, ...], ask: Callable[[], Awaitable[Disclosure]]
+    ) -> Disclosure:
+        async def outcome() -> Disclosure | Forbidden:
             try:
-                await ask()
+                return await ask()
             except Forbidden as denial:
                 return denial
-            return None
 
-        denial = await self._decisions.get(key, outcome)
-        if denial is not None:
-            raise denial
+        decided = await self._decisions.get(key, outcome)
+        if isinstance(decided, Forbidden):
+            raise decided
+        return decided
 
-    async def customs_check(self, caller: Caller, importer_id: str, stored: StoredRecord) -> None:
+    async def customs_check(
+        self, caller: Caller, importer_id: str, stored: StoredRecord
+    ) -> Disclosure:
         key = ("customs", caller.organisation_id, importer_id, stored.record_id)
-        await self._decide(key, lambda: self._inner.customs_check(caller, importer_id, stored))
+        return await self._decide(
+            key, lambda: self._inner.customs_check(caller, importer_id, stored)
+        )
 
-    async def read(self, caller: Caller, stored: StoredRecord) -> None:
+    async def read(self, caller: Caller, stored: StoredRecord) -> Disclosure:
         key = ("read", caller.organisation_id, stored.record_id)
-        await self._decide(key, lambda: self._inner.read(caller, stored))
+        return await self._decide(key, lambda: self._inner.read(caller, stored))

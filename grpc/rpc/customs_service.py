@@ -22,7 +22,7 @@ from cbamhub.vault.record_model import annex_i, normalise_cn
 
 from cbamhub.settings import Settings
 
-from .access import CUSTOMS_ROLE, CachedPolicy, RecordPolicy
+from .access import CUSTOMS_ROLE, CachedPolicy, Disclosure, RecordPolicy
 from .authentication import Authenticator, Caller
 from .evidence_message import evidence_message
 from .generated import customs_pb2, customs_pb2_grpc, hub_evidence_pb2
@@ -83,7 +83,7 @@ class CustomsCheckService(customs_pb2_grpc.CustomsCheckServicer):
         self._authenticator = authenticator
         self._policy = policy
         self._records = records
-        self._evidence: dict[str, tuple[StoredRecord, hub_evidence_pb2.Evidence]] = {}
+        self._evidence: dict[tuple[str, bool], tuple[StoredRecord, hub_evidence_pb2.Evidence]] = {}
 
     async def _caller(
         self, context: grpc.aio.ServicerContext[Any, Any], method: str, request: Any
@@ -104,7 +104,7 @@ class CustomsCheckService(customs_pb2_grpc.CustomsCheckServicer):
         policy: RecordPolicy,
         records: RecordAccess,
         raw: customs_pb2.DeclarationLine,
-        evidence: dict[str, tuple[StoredRecord, hub_evidence_pb2.Evidence]],
+        evidence: dict[tuple[str, bool], tuple[StoredRecord, hub_evidence_pb2.Evidence]],
     ) -> customs_pb2.LineCheck:
         """One line's answer; raises the vault's typed errors (or RpcError) when it cannot be given."""
         line = _parse(raw)
@@ -120,7 +120,7 @@ class CustomsCheckService(customs_pb2_grpc.CustomsCheckServicer):
         )
         stored = await records.read(record_id)
         self._matches(line, stored)
-        await policy.customs_check(caller, importer_id, stored)
+        disclosure = await policy.customs_check(caller, importer_id, stored)
         state = await records.state(record_id)
         if state.status != VERIFIED:
             successor = f"; superseded by {state.superseded_by}" if state.superseded_by else ""
@@ -128,12 +128,15 @@ class CustomsCheckService(customs_pb2_grpc.CustomsCheckServicer):
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"record {record_id} is {state.status}, not verified{successor}",
             )
-        built = evidence.get(record_id)
+        withheld = disclosure.withheld(stored.document)
+        key = (record_id, not withheld)
+        built = evidence.get(key)
         if built is None or built[0] is not stored:  # one message per read of the record
             if len(evidence) > 10_000:
                 evidence.clear()
-            built = evidence[record_id] = (stored, evidence_message(stored))
-        return self._answer(line, stored, state.status, built[1])
+            message = evidence_message(stored, disclose=not withheld)
+            built = evidence[key] = (stored, message)
+        return self._answer(line, stored, state.status, built[1], disclosure, withheld)
 
     @staticmethod
     def _matches(line: _Line, stored: StoredRecord) -> None:
@@ -148,28 +151,40 @@ class CustomsCheckService(customs_pb2_grpc.CustomsCheckServicer):
 
     @staticmethod
     def _answer(
-        line: _Line, stored: StoredRecord, status: str, evidence: hub_evidence_pb2.Evidence
+        line: _Line,
+        stored: StoredRecord,
+        status: str,
+        evidence: hub_evidence_pb2.Evidence,
+        disclosure: Disclosure,
+        withheld: list[str],
     ) -> customs_pb2.LineCheck:
         record = stored.record
+        answer = customs_pb2.LineCheck(
+            line_id=line.line.line_id,
+            code=0,
+            record_id=stored.record_id,
+            record_state=status,
+            evidence=evidence,
+            withheld_fields=withheld,
+        )
+        if disclosure.permits("data_quality_tier"):
+            answer.quality_tier = record.data_quality_tier.value
+        if not (
+            disclosure.permits("direct_emissions") and disclosure.permits("indirect_emissions")
+        ):
+            return answer  # no figures the policy does not let through, not even a total
         direct = _figure(record.direct_emissions.specific_embedded_emissions_direct)
         indirect = Decimal(0)
         # Art. 7(1): indirect emissions count only outside Annex II; they are reported as counted.
         if record.indirect_emissions is not None and annex_i().indirect_counts(line.cn):
             indirect = _figure(record.indirect_emissions.specific_embedded_emissions_indirect)
-        return customs_pb2.LineCheck(
-            line_id=line.line.line_id,
-            code=0,
-            record_id=stored.record_id,
-            record_state=status,
-            see_direct=str(direct),
-            see_indirect=str(indirect),
-            see_total=str(direct + indirect),
-            quality_tier=record.data_quality_tier.value,
-            embedded_direct=str(line.mass * direct),
-            embedded_indirect=str(line.mass * indirect),
-            embedded_total=str(line.mass * (direct + indirect)),
-            evidence=evidence,
-        )
+        answer.see_direct = str(direct)
+        answer.see_indirect = str(indirect)
+        answer.see_total = str(direct + indirect)
+        answer.embedded_direct = str(line.mass * direct)
+        answer.embedded_indirect = str(line.mass * indirect)
+        answer.embedded_total = str(line.mass * (direct + indirect))
+        return answer
 
     def _deadline(self, context: grpc.aio.ServicerContext[Any, Any]) -> float:
         remaining = context.time_remaining()
@@ -198,7 +213,7 @@ class CustomsCheckService(customs_pb2_grpc.CustomsCheckServicer):
         # One consistent view per consignment: each record, grant and state is read once.
         records = CachedRecordAccess(self._records, float("inf"))
         policy = CachedPolicy(self._policy, float("inf"))
-        evidence: dict[str, tuple[StoredRecord, hub_evidence_pb2.Evidence]] = {}
+        evidence: dict[tuple[str, bool], tuple[StoredRecord, hub_evidence_pb2.Evidence]] = {}
         loop = asyncio.get_running_loop()
         ends_at = loop.time() + self._deadline(context)
         try:

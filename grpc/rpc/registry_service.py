@@ -158,7 +158,13 @@ class RegistryService(registry_pb2_grpc.RegistryServicer):
 
     async def _with_record(self, caller: Caller, line: ImportLine, record_id: str) -> ImportLine:
         stored = await self._records.read(record_id)
-        await self._policy.read(caller, stored)
+        disclosure = await self._policy.read(caller, stored)
+        if not (
+            disclosure.permits("direct_emissions") and disclosure.permits("indirect_emissions")
+        ):
+            raise Forbidden(
+                f"line {line.line_id}: the grant does not share record {record_id}'s SEE"
+            )
         state = await self._records.state(record_id)
         if state.status != VERIFIED:
             raise RpcError(
@@ -352,7 +358,12 @@ class RegistryService(registry_pb2_grpc.RegistryServicer):
             async with asyncio.timeout(self._deadline(context)):
                 caller = await self._caller(context, "GetCarbonPricePaid", request)
                 stored = await self._records.read(request.record_id)
-                await self._policy.read(caller, stored)
+                disclosure = await self._policy.read(caller, stored)
+                if not disclosure.permits("carbon_price_paid"):
+                    raise Forbidden(
+                        f"the carbon price paid of record {request.record_id} is not shared "
+                        "with this caller"
+                    )
                 items = [
                     registry_pb2.CarbonPricePaid(
                         type_of_instrument=p.type_of_instrument,
@@ -366,8 +377,12 @@ class RegistryService(registry_pb2_grpc.RegistryServicer):
                     )
                     for p in stored.record.carbon_price_paid
                 ]
+                withheld = disclosure.withheld(stored.document)
                 return registry_pb2.CarbonPricePaidEvidence(
-                    record_id=stored.record_id, items=items, evidence=evidence_message(stored)
+                    record_id=stored.record_id,
+                    items=items,
+                    evidence=evidence_message(stored, disclose=not withheld),
+                    withheld_fields=withheld,
                 )
         except Exception as error:
             await abort(context, error)

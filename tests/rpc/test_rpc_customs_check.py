@@ -1,5 +1,6 @@
-"""CustomsCheck on verified records: the figures for the line's mass, and a proof that customs checks
-itself with the ledger's standalone verifier (cbamhub.ledger.evidence: log key only)."""
+"""CustomsCheck on verified records: the figures for the line's mass as the policy lets customs see
+them, and a proof customs checks itself with the log's public key alone (RFC 9162 inclusion of the
+record's entry under a checkpoint the log signed)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from decimal import Decimal
 
 import grpc
 import pytest
-from cbamhub.ledger.evidence import verify_evidence
-from cbamhub.ledger.statements import canonical
+from cbamhub.ledger.statements import Statement, StatementKind
+from cbamhub.ledger.verify import VerificationError
 from cbamhub.rpc.customs_service import CHECK_CONSIGNMENT
-from cbamhub.rpc.evidence_message import record_evidence
+from cbamhub.rpc.evidence_message import record_evidence, verify_entry_inclusion
 from cbamhub.rpc.generated import customs_pb2
 from cbamhub.vault.shards import load_log_signer
 from rpc_supply import Supply, supply_chain
@@ -52,13 +53,25 @@ async def test_a_verified_granted_record_answers_with_a_proof(world: World, supp
     assert Decimal(answer.embedded_total) == Decimal("24.000")
     assert answer.quality_tier == "measured"
 
-    # customs checks the answer without trusting the hub: the log's public key is all it needs
-    evidence = record_evidence(answer.evidence)
+    # customs sees figures and quality, never activity data or location (policies/fields.rego
+    # customs_view); the commitment covers the whole document, so document and salt are withheld
+    assert list(answer.withheld_fields) == [
+        "activityData", "countryCode", "installationCbamId", "operatorCbamId",
+        "productionMethod", "unLoCode",
+    ]  # fmt: skip
+    assert answer.evidence.document == b"" and answer.evidence.salt == b""
+    with pytest.raises(ValueError, match="withheld"):
+        record_evidence(answer.evidence)
+    # what customs checks without trusting the hub, with the log's public key alone: the record's
+    # entry is in the log under a checkpoint the log signed
     vkey = load_log_signer(world.settings, "tr").vkey()
-    report = verify_evidence(evidence, vkey)
-    assert report.origin == world.settings.log_origin("tr")
-    assert answer.evidence.document == canonical(document)
+    statement = verify_entry_inclusion(answer.evidence, vkey)
+    assert statement.kind == StatementKind.RECORD_PUBLISHED
+    assert statement.subject["record"] == record_id
     assert answer.evidence.region == "tr"
+    stored = await world.server_records_read(record_id)
+    assert statement.commitment == Statement.parse(stored.evidence.entry).commitment
+    assert stored.document == document
 
     # by record id, and by manufacturer instead of installation
     by_id = await stub.CheckLine(line(record_id=record_id), timeout=10)
@@ -68,18 +81,29 @@ async def test_a_verified_granted_record_answers_with_a_proof(world: World, supp
     assert by_id.record_id == by_maker.record_id == record_id
 
 
-async def test_an_altered_answer_fails_the_customs_side_check(world: World, supply: Supply) -> None:
+async def test_an_altered_proof_fails_the_customs_side_check(world: World, supply: Supply) -> None:
     await supply.publish(supply.record())
     await supply.grant(world.importer)
     answer = await world.customs_stub(world.customs).CheckLine(
         line(installation_id=supply.installation.id), timeout=10
     )
-    tampered = customs_pb2.LineCheck()
-    tampered.CopyFrom(answer)
-    tampered.evidence.document = answer.evidence.document.replace(b"1.92", b"0.92")
     vkey = load_log_signer(world.settings, "tr").vkey()
-    with pytest.raises(ValueError, match="altered"):
-        verify_evidence(record_evidence(tampered.evidence), vkey)
+    verify_entry_inclusion(answer.evidence, vkey)
+    entry = customs_pb2.LineCheck()
+    entry.CopyFrom(answer)
+    entry.evidence.entry = answer.evidence.entry.replace(b"record", b"recurd", 1)
+    with pytest.raises(VerificationError, match="does not lead to the root"):
+        verify_entry_inclusion(entry.evidence, vkey)
+    proof = customs_pb2.LineCheck()
+    proof.CopyFrom(answer)
+    proof.evidence.leaf_index += 1
+    with pytest.raises(VerificationError):
+        verify_entry_inclusion(proof.evidence, vkey)
+    checkpoint = customs_pb2.LineCheck()
+    checkpoint.CopyFrom(answer)
+    checkpoint.evidence.checkpoint = answer.evidence.checkpoint.replace("\n", "\n\n", 1)
+    with pytest.raises(VerificationError):
+        verify_entry_inclusion(checkpoint.evidence, vkey)
 
 
 async def _code(world: World, request: customs_pb2.DeclarationLine) -> grpc.StatusCode:
@@ -146,8 +170,21 @@ async def test_a_consignment_of_ten_thousand_lines(world: World, supply: Supply)
     vkey = load_log_signer(world.settings, "tr").vkey()
     for record_id in records:  # customs verifies each distinct proof once
         first = next(a for a in ok if a.record_id == record_id)
-        verify_evidence(record_evidence(first.evidence), vkey)
+        assert verify_entry_inclusion(first.evidence, vkey).subject["record"] == record_id
     for a in ok[:50]:
         mass = Decimal(1 + int(a.line_id[1:]) % 7)
         assert Decimal(a.embedded_total) == mass * Decimal(a.see_total)
     assert await call.code() == grpc.StatusCode.OK
+
+
+async def test_a_grant_that_shares_no_figures_gives_customs_none(
+    world: World, supply: Supply
+) -> None:
+    record_id = await supply.publish(supply.record())
+    await supply.grant(world.importer, fields=["dataQualityTier", "methodology"])
+    answer = await world.customs_stub(world.customs).CheckLine(
+        line(record_id=record_id), timeout=10
+    )
+    assert answer.code == 0 and answer.quality_tier == "measured"
+    assert (answer.see_direct, answer.see_total, answer.embedded_total) == ("", "", "")
+    assert "directEmissions" in answer.withheld_fields

@@ -5,6 +5,7 @@ Auction prices and volumes below are TEST INPUTS, not market data."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -281,6 +282,11 @@ async def test_carbon_price_paid_evidence_under_the_read_policy(systems: Systems
     ]
     vkey = world.server_log_vkey("tr")
     verify_evidence(record_evidence(own.evidence), vkey)
+    await supply.grant(world.importer)  # every field: the importer can check the figures itself
+    await asyncio.sleep(1.1)  # the earlier denial is reused for grpc_read_cache_seconds
+    granted = await world.registry_stub(world.importer).GetCarbonPricePaid(request, timeout=10)
+    assert list(granted.withheld_fields) == [] and granted.items == own.items
+    verify_evidence(record_evidence(granted.evidence), vkey)
     with pytest.raises(grpc.aio.AioRpcError) as caught:  # customs check lines, they do not read
         await world.registry_stub(world.customs).GetCarbonPricePaid(request, timeout=10)
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED

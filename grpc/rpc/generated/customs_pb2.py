@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from cbamhub.rpc.generated import hub_evidence_pb2 as hub__evidence__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\rcustoms.proto\x12\x12\x63\x62\x61mhub.customs.v1\x1a\x12hub_evidence.proto\"\xcc\x01\n\x0f\x44\x65\x63larationLine\x12\x0f\n\x07line_id\x18\x01 \x01(\t\x12\x15\n\rimporter_eori\x18\x02 \x01(\t\x12\x0f\n\x07\x63n_code\x18\x03 \x01(\t\x12\x10\n\x08net_mass\x18\x04 \x01(\t\x12\x19\n\x11\x63ountry_of_origin\x18\x05 \x01(\t\x12\x17\n\x0finstallation_id\x18\x06 \x01(\t\x12\x17\n\x0fmanufacturer_id\x18\x07 \x01(\t\x12\x0e\n\x06period\x18\x08 \x01(\t\x12\x11\n\trecord_id\x18\t \x01(\t\"\xb2\x02\n\tLineCheck\x12\x0f\n\x07line_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\x05\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x11\n\trecord_id\x18\x04 \x01(\t\x12\x14\n\x0crecord_state\x18\x05 \x01(\t\x12\x12\n\nsee_direct\x18\x06 \x01(\t\x12\x14\n\x0csee_indirect\x18\x07 \x01(\t\x12\x11\n\tsee_total\x18\x08 \x01(\t\x12\x14\n\x0cquality_tier\x18\t \x01(\t\x12\x17\n\x0f\x65mbedded_direct\x18\n \x01(\t\x12\x19\n\x11\x65mbedded_indirect\x18\x0b \x01(\t\x12\x16\n\x0e\x65mbedded_total\x18\x0c \x01(\t\x12-\n\x08\x65vidence\x18\r \x01(\x0b\x32\x1b.cbamhub.common.v1.Evidence2\xbb\x01\n\x0c\x43ustomsCheck\x12O\n\tCheckLine\x12#.cbamhub.customs.v1.DeclarationLine\x1a\x1d.cbamhub.customs.v1.LineCheck\x12Z\n\x10\x43heckConsignment\x12#.cbamhub.customs.v1.DeclarationLine\x1a\x1d.cbamhub.customs.v1.LineCheck(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\rcustoms.proto\x12\x12\x63\x62\x61mhub.customs.v1\x1a\x12hub_evidence.proto\"\xcc\x01\n\x0f\x44\x65\x63larationLine\x12\x0f\n\x07line_id\x18\x01 \x01(\t\x12\x15\n\rimporter_eori\x18\x02 \x01(\t\x12\x0f\n\x07\x63n_code\x18\x03 \x01(\t\x12\x10\n\x08net_mass\x18\x04 \x01(\t\x12\x19\n\x11\x63ountry_of_origin\x18\x05 \x01(\t\x12\x17\n\x0finstallation_id\x18\x06 \x01(\t\x12\x17\n\x0fmanufacturer_id\x18\x07 \x01(\t\x12\x0e\n\x06period\x18\x08 \x01(\t\x12\x11\n\trecord_id\x18\t \x01(\t\"\xcb\x02\n\tLineCheck\x12\x0f\n\x07line_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\x05\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x11\n\trecord_id\x18\x04 \x01(\t\x12\x14\n\x0crecord_state\x18\x05 \x01(\t\x12\x12\n\nsee_direct\x18\x06 \x01(\t\x12\x14\n\x0csee_indirect\x18\x07 \x01(\t\x12\x11\n\tsee_total\x18\x08 \x01(\t\x12\x14\n\x0cquality_tier\x18\t \x01(\t\x12\x17\n\x0f\x65mbedded_direct\x18\n \x01(\t\x12\x19\n\x11\x65mbedded_indirect\x18\x0b \x01(\t\x12\x16\n\x0e\x65mbedded_total\x18\x0c \x01(\t\x12-\n\x08\x65vidence\x18\r \x01(\x0b\x32\x1b.cbamhub.common.v1.Evidence\x12\x17\n\x0fwithheld_fields\x18\x0e \x03(\t2\xbb\x01\n\x0c\x43ustomsCheck\x12O\n\tCheckLine\x12#.cbamhub.customs.v1.DeclarationLine\x1a\x1d.cbamhub.customs.v1.LineCheck\x12Z\n\x10\x43heckConsignment\x12#.cbamhub.customs.v1.DeclarationLine\x1a\x1d.cbamhub.customs.v1.LineCheck(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,7 +35,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DECLARATIONLINE']._serialized_start=58
   _globals['_DECLARATIONLINE']._serialized_end=262
   _globals['_LINECHECK']._serialized_start=265
-  _globals['_LINECHECK']._serialized_end=571
-  _globals['_CUSTOMSCHECK']._serialized_start=574
-  _globals['_CUSTOMSCHECK']._serialized_end=761
+  _globals['_LINECHECK']._serialized_end=596
+  _globals['_CUSTOMSCHECK']._serialized_start=599
+  _globals['_CUSTOMSCHECK']._serialized_end=786
 # @@protoc_insertion_point(module_scope)

@@ -1,7 +1,8 @@
 from cbamhub.rpc.generated import hub_evidence_pb2 as _hub_evidence_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -29,7 +30,7 @@ class DeclarationLine(_message.Message):
     def __init__(self, line_id: _Optional[str] = ..., importer_eori: _Optional[str] = ..., cn_code: _Optional[str] = ..., net_mass: _Optional[str] = ..., country_of_origin: _Optional[str] = ..., installation_id: _Optional[str] = ..., manufacturer_id: _Optional[str] = ..., period: _Optional[str] = ..., record_id: _Optional[str] = ...) -> None: ...
 
 class LineCheck(_message.Message):
-    __slots__ = ("line_id", "code", "message", "record_id", "record_state", "see_direct", "see_indirect", "see_total", "quality_tier", "embedded_direct", "embedded_indirect", "embedded_total", "evidence")
+    __slots__ = ("line_id", "code", "message", "record_id", "record_state", "see_direct", "see_indirect", "see_total", "quality_tier", "embedded_direct", "embedded_indirect", "embedded_total", "evidence", "withheld_fields")
     LINE_ID_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +44,7 @@ class LineCheck(_message.Message):
     EMBEDDED_INDIRECT_FIELD_NUMBER: _ClassVar[int]
     EMBEDDED_TOTAL_FIELD_NUMBER: _ClassVar[int]
     EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    WITHHELD_FIELDS_FIELD_NUMBER: _ClassVar[int]
     line_id: str
     code: int
     message: str
@@ -56,4 +58,5 @@ class LineCheck(_message.Message):
     embedded_indirect: str
     embedded_total: str
     evidence: _hub_evidence_pb2.Evidence
-    def __init__(self, line_id: _Optional[str] = ..., code: _Optional[int] = ..., message: _Optional[str] = ..., record_id: _Optional[str] = ..., record_state: _Optional[str] = ..., see_direct: _Optional[str] = ..., see_indirect: _Optional[str] = ..., see_total: _Optional[str] = ..., quality_tier: _Optional[str] = ..., embedded_direct: _Optional[str] = ..., embedded_indirect: _Optional[str] = ..., embedded_total: _Optional[str] = ..., evidence: _Optional[_Union[_hub_evidence_pb2.Evidence, _Mapping]] = ...) -> None: ...
+    withheld_fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, line_id: _Optional[str] = ..., code: _Optional[int] = ..., message: _Optional[str] = ..., record_id: _Optional[str] = ..., record_state: _Optional[str] = ..., see_direct: _Optional[str] = ..., see_indirect: _Optional[str] = ..., see_total: _Optional[str] = ..., quality_tier: _Optional[str] = ..., embedded_direct: _Optional[str] = ..., embedded_indirect: _Optional[str] = ..., embedded_total: _Optional[str] = ..., evidence: _Optional[_Union[_hub_evidence_pb2.Evidence, _Mapping]] = ..., withheld_fields: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -160,11 +160,13 @@ class CarbonPricePaid(_message.Message):
     def __init__(self, type_of_instrument: _Optional[str] = ..., amount: _Optional[str] = ..., currency: _Optional[str] = ..., country_code: _Optional[str] = ..., legal_act: _Optional[str] = ..., independent_person: _Optional[str] = ...) -> None: ...
 
 class CarbonPricePaidEvidence(_message.Message):
-    __slots__ = ("record_id", "items", "evidence")
+    __slots__ = ("record_id", "items", "evidence", "withheld_fields")
     RECORD_ID_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    WITHHELD_FIELDS_FIELD_NUMBER: _ClassVar[int]
     record_id: str
     items: _containers.RepeatedCompositeFieldContainer[CarbonPricePaid]
     evidence: _hub_evidence_pb2.Evidence
-    def __init__(self, record_id: _Optional[str] = ..., items: _Optional[_Iterable[_Union[CarbonPricePaid, _Mapping]]] = ..., evidence: _Optional[_Union[_hub_evidence_pb2.Evidence, _Mapping]] = ...) -> None: ...
+    withheld_fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, record_id: _Optional[str] = ..., items: _Optional[_Iterable[_Union[CarbonPricePaid, _Mapping]]] = ..., evidence: _Optional[_Union[_hub_evidence_pb2.Evidence, _Mapping]] = ..., withheld_fields: _Optional[_Iterable[str]] = ...) -> None: ...
