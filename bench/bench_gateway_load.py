@@ -28,13 +28,19 @@ def percentile(sorted_values: list[float], p: float) -> float:
 
 
 async def run(
-    url: str, body: bytes, headers: dict[str, str], rate: float, seconds: float, warmup: float
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    rate: float,
+    seconds: float,
+    warmup: float,
+    timeout_seconds: float,
 ) -> dict[str, float | int]:
     latencies: list[float] = []
     failures = 0
     interval = 1.0 / rate
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
-    timeout = aiohttp.ClientTimeout(total=30)
+    timeout = aiohttp.ClientTimeout(total=timeout_seconds)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
 
         async def one(scheduled: float, record: bool) -> None:
@@ -81,6 +87,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=300.0, help="requests per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured duration")
     parser.add_argument("--warmup", type=float, default=2.0, help="unrecorded lead-in")
+    parser.add_argument(
+        "--timeout", type=float, default=5.0, help="a slower answer counts as failed, at this time"
+    )
     parser.add_argument("--body-file", type=Path, required=True)
     parser.add_argument("--header", action="append", default=[], help="'Name: value'")
     args = parser.parse_args()
@@ -89,7 +98,15 @@ def main() -> None:
         name, _, value = header.partition(":")
         headers[name.strip()] = value.strip()
     result = asyncio.run(
-        run(args.url, args.body_file.read_bytes(), headers, args.rate, args.seconds, args.warmup)
+        run(
+            args.url,
+            args.body_file.read_bytes(),
+            headers,
+            args.rate,
+            args.seconds,
+            args.warmup,
+            args.timeout,
+        )
     )
     print(json.dumps(result), flush=True)
 
