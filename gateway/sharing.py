@@ -9,10 +9,10 @@ change drops the cached decisions of both parties here and, through Redis, on ev
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 import strawberry
-from cbamhub.vault import access_log, identities, lifecycle
+from cbamhub.vault import access_log, identities, lifecycle, lookups
 from cbamhub.vault import grants as vault_grants
 from cbamhub.vault.errors import Forbidden, NotFound, VaultError
 from cbamhub.vault.signing import SignedDocument
@@ -21,7 +21,7 @@ from strawberry.types import Info
 from cbamhub.access import ref_of_stored
 
 from .anonymous import caller_of
-from .identities import SignedDocumentInput
+from .identities import Organisation, ProductLine, SignedDocumentInput
 from .invalidation import CHANNEL
 from .record_queries import stored_loader
 from .record_reads import decide, typed
@@ -156,8 +156,54 @@ class AccessLogEntry:
     read_at: datetime
 
 
+@strawberry.type(description="A manufacturer that shares records with you, and what it shares.")
+class Supplier:
+    organisation: Organisation
+    product_lines: list[ProductLine]
+    grants: list[Grant]
+
+
 @strawberry.type
 class SharingQuery:
+    @strawberry.field(
+        description="Importers: the manufacturers whose product lines your grants cover now, with "
+        "those product lines and grants."
+    )
+    async def suppliers(self, info: Info) -> list[Supplier]:
+        caller = caller_of(info)
+        router = info.context["router"]
+        try:
+            if caller.role != "importer":
+                raise Forbidden("suppliers are the manufacturers that grant an importer access")
+            now = datetime.now(UTC)
+            active = [
+                g
+                for g in await vault_grants.grants_for_importer(router, caller.organisation_id)
+                if g.active_at(now)
+            ]
+            makers = sorted({g.manufacturer_id for g in active})
+            lines = sorted({g.product_line_id for g in active})
+            orgs = await lookups.organisations_by_ids(router, makers)
+            found_lines = await lookups.product_lines_by_ids(router, lines)
+        except Exception as error:
+            raise typed(error) from error
+        by_line = {line.id: line for line in found_lines if line is not None}
+        return [
+            Supplier(
+                organisation=Organisation.of(org),
+                product_lines=[
+                    ProductLine.of(by_line[line_id])
+                    for line_id in sorted(
+                        {g.product_line_id for g in active if g.manufacturer_id == org.id}
+                    )
+                    if line_id in by_line
+                ],
+                grants=[Grant.of(g) for g in active if g.manufacturer_id == org.id],
+            )
+            for org in orgs
+            if org is not None
+        ]
+
     @strawberry.field(
         description="Who read your records (manufacturers): newest first, at most 1000."
     )

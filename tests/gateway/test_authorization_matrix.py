@@ -208,3 +208,21 @@ def only_fields(world: World) -> list[str]:
         "installation_id", "manufacturer_id", "product_line_id", "published_at", "region",
         "signer_key_id", "status",
     ]  # fmt: skip
+
+
+async def test_an_importer_lists_its_suppliers_with_the_granted_product_lines(world: World) -> None:
+    body = await world.gql(
+        "I_row",
+        "{ suppliers { organisation { id role } productLines { id } grants { importerId } } }",
+    )
+    assert "errors" not in body, body
+    (supplier,) = body["data"]["suppliers"]
+    assert supplier["organisation"] == {"id": world.orgs["M"][0], "role": "manufacturer"}
+    assert len(supplier["productLines"]) == 1
+    assert supplier["grants"] == [{"importerId": world.orgs["I_row"][0]}]
+    for nobody in ("I_none", "I_revoked", "I_expired"):
+        assert (await world.gql(nobody, "{ suppliers { organisation { id } } }"))["data"] == {
+            "suppliers": []
+        }
+    refused = await world.gql("M", "{ suppliers { organisation { id } } }")
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
