@@ -678,8 +678,8 @@ class Stopwatch:
     """Wall and CPU (every thread of the process: aiosqlite's included) per named stage."""
 
     def __init__(self) -> None:
-        self.wall: Counter[str] = Counter()
-        self.cpu: Counter[str] = Counter()
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -687,8 +687,8 @@ class Stopwatch:
         try:
             yield
         finally:
-            self.wall[name] += time.perf_counter() - wall
-            self.cpu[name] += time.process_time() - cpu
+            self.wall[name] = self.wall.get(name, 0.0) + time.perf_counter() - wall
+            self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - cpu
 
 
 async def staged_request(
