@@ -151,6 +151,16 @@ class Settings(BaseSettings):
     # Apollo Federation: representations one `_entities` request may resolve (gateway/federation.py);
     # each is batched per type, but a router asking for 100,000 is still a denial of service.
     max_entities_per_request: int = Field(default=500, gt=0)
+    # Anomaly scoring at ingest (vault/anomaly_ingest.py, anomaly/): every published record gets a
+    # score row in its own transaction; records at or above the threshold enter the review queue.
+    anomaly_scoring: bool = Field(default=True, description="score records at ingest")
+    anomaly_threshold: float = Field(default=0.5, gt=0, le=1)
+    anomaly_model_dir: Path | None = Field(
+        default=None, description="model artefacts folder; default the packaged anomaly/models"
+    )
+    anomaly_model_version: str | None = Field(
+        default=None, description="model version to score with; default the folder's active one"
+    )
     redis_url: str | None = Field(
         default=None,
         description="redis://… when the gateway runs as several replicas: shared caches, rate "

@@ -39,6 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import schema
+from .anomaly_ingest import AnomalyIngest, Prepared
 from .errors import (
     BadInput,
     DuplicateSubmission,
@@ -59,6 +60,7 @@ from .lifecycle import (
     status_of,
 )
 from .record_model import EmissionsRecord, parse_record, validation_problems
+from .record_scores import insert_scores
 from .shards import Shard, ShardRouter
 from .signing import SignedDocument, signature_valid
 
@@ -299,11 +301,12 @@ async def publish_batch(
     for item in checked:
         by_region.setdefault(router.for_country(item.record.country_code).region, []).append(item)
     results: dict[int, Published] = {}
+    scoring = {region: await _prepare_scores(router, items) for region, items in by_region.items()}
     async with contextlib.AsyncExitStack() as stack:
         for region in sorted(by_region):
             shard = router.shard(region)
             writer = await stack.enter_async_context(shard.log.writer())
-            results.update(await _write(shard, writer, by_region[region]))
+            results.update(await _write(shard, writer, by_region[region], scoring[region]))
     return [results[row] for row in range(len(submissions))]
 
 
@@ -312,14 +315,26 @@ async def publish(router: ShardRouter, payload: bytes, signature: bytes, kid: st
     keys: dict[tuple[str, str], RegisteredKey] = {}
     item = await _check(router, 0, Submission(payload, signature, kid), keys, {})
     shard = router.for_country(item.record.country_code)
+    scoring = await _prepare_scores(router, [item])
     async with shard.log.writer() as writer:
-        published = (await _write(shard, writer, [item]))[0]
+        published = (await _write(shard, writer, [item], scoring))[0]
         if published.replayed:
             raise DuplicateSubmission(
                 f"this signed payload was already published as {published.record_id}",
                 {"recordId": published.record_id, "leafIndex": published.leaf_index},
             )
     return published
+
+
+_Scoring = tuple[AnomalyIngest, Prepared] | None
+
+
+async def _prepare_scores(router: ShardRouter, items: list[_Checked]) -> _Scoring:
+    """The anomaly scorer's context for one shard's items, read before its writer is taken."""
+    if router.scoring is None:
+        return None
+    shard = router.for_country(items[0].record.country_code)
+    return router.scoring, await router.scoring.prepare(shard, {i.row: i.record for i in items})
 
 
 async def _supersede_problems(
@@ -384,8 +399,11 @@ async def _supersede_problems(
     return versions, problems
 
 
-async def _write(shard: Shard, writer: LogWriter, items: list[_Checked]) -> dict[int, Published]:
-    """Insert the new records of one shard and append their statements, inside `writer`.
+async def _write(
+    shard: Shard, writer: LogWriter, items: list[_Checked], scoring: _Scoring = None
+) -> dict[int, Published]:
+    """Insert the new records of one shard, their anomaly scores, and append their statements,
+    inside `writer`.
 
     Raises the typed error of a single record, or BadInput listing every bad row of a batch."""
     conn = writer.connection
@@ -490,6 +508,10 @@ async def _write(shard: Shard, writer: LogWriter, items: list[_Checked]) -> dict
         placed[digest_of[item.row]] = fresh[item.row] = (record_id, leaf_index)
     if rows:
         await conn.execute(schema.records.insert(), rows)
+        if scoring is not None:  # one score_batch; never raises (unscored rows instead)
+            makers = {i.row: i.record.manufacturer_id or "" for i in items}
+            ids = {row: (rid, makers[row]) for row, (rid, _) in fresh.items()}
+            await insert_scores(shard, conn, scoring[0].score(scoring[1], ids), now)
         if events:
             await conn.execute(schema.record_events.insert(), [dict(e.row) for e in events])
         appended = await writer.append(statements)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -219,4 +220,47 @@ access_log = Table(
     Column("fields", Text),  # JSON list of the fields served; NULL = every field
     Column("read_at", DateTime(timezone=True), nullable=False),
     Index("ix_access_log_manufacturer", "manufacturer_id", "read_at"),
+)
+
+# Anomaly scores (revision 0005): one row per record, written in the record's own transaction
+# (vault/record_scores.py). status "scored" or "unscored" (with the reason); anything that would
+# reveal a figure (reasons quote them, the rule's z-score implies one) is sealed in `explanation`.
+record_scores = Table(
+    "record_scores",
+    metadata,
+    Column("record_id", Text, primary_key=True),
+    Column("manufacturer_id", Text, nullable=False),
+    Column("status", Text, nullable=False),  # "scored" | "unscored"
+    Column("model_version", Text),
+    Column("probability", Float),
+    Column("flagged", Boolean, nullable=False),  # at or above the threshold: in the review queue
+    Column("rule_flagged", Boolean),  # the 3-sigma rule's verdict
+    Column("explanation", LargeBinary),  # sealed JSON: reasons (flagged only) and the rule's detail
+    Column("unscored_reason", Text),
+    Column("scored_at", DateTime(timezone=True), nullable=False),
+    Index("ix_record_scores_flagged", "flagged", "scored_at", "record_id"),
+)
+
+# A verifier's or regulator's review closing a flagged record's place in the queue: a signed
+# document anchored by a ledger entry (anomaly.reviewed). One per record.
+anomaly_reviews = Table(
+    "anomaly_reviews",
+    metadata,
+    Column("record_id", Text, primary_key=True),
+    Column("reviewer_id", Text, nullable=False),
+    Column("reviewed_at", DateTime(timezone=True), nullable=False),
+    *_signed_columns(),  # document sealed: a note may quote figures
+)
+
+# What the manufacturer is told: a record of theirs was flagged, or its review is done.
+anomaly_notifications = Table(
+    "anomaly_notifications",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("record_id", Text, nullable=False),
+    Column("manufacturer_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),  # "flagged" | "reviewed"
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("acknowledged_at", DateTime(timezone=True)),
+    Index("ix_anomaly_notifications_manufacturer", "manufacturer_id", "created_at"),
 )

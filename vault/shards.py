@@ -14,6 +14,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cbamhub.ledger.log import TransparencyLog
 from cbamhub.ledger.note import Ed25519Signer
@@ -32,6 +33,9 @@ from .crypto import (
 )
 from .errors import UnknownRegion
 from .migrate import upgrade_shard
+
+if TYPE_CHECKING:
+    from .anomaly_ingest import AnomalyIngest
 
 
 @dataclass(frozen=True)
@@ -103,9 +107,16 @@ def _prepare_sqlite_dir(url: str) -> None:
 
 
 class ShardRouter:
-    def __init__(self, settings: Settings, shards: Mapping[str, Shard]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        shards: Mapping[str, Shard],
+        scoring: AnomalyIngest | None = None,
+    ) -> None:
         self.settings = settings
         self._shards = dict(shards)
+        self.scoring = scoring
+        """Anomaly scoring at ingest (vault/anomaly_ingest.py); None = records go unscored."""
 
     @classmethod
     async def open(cls, settings: Settings) -> ShardRouter:
@@ -123,7 +134,12 @@ class ShardRouter:
         except BaseException:
             await cls(settings, shards).close()
             raise
-        return cls(settings, shards)
+        scoring = None
+        if settings.anomaly_scoring:
+            from .anomaly_ingest import AnomalyIngest  # imports the scorer; it imports this module
+
+            scoring = AnomalyIngest.from_settings(settings)
+        return cls(settings, shards, scoring)
 
     @property
     def regions(self) -> list[str]:
