@@ -63,12 +63,15 @@ from cbamhub.vault.publishing import (
     _installation,
     _Line,
     _period,
+    _prepare_scores,
     _product_line_of,
+    _Scoring,
     _supersede_problems,
     parse_payload,
     publish_batch,
 )
 from cbamhub.vault.record_model import parse_record
+from cbamhub.vault.record_scores import insert_scores
 from cbamhub.vault.shards import Shard, ShardRouter
 from cbamhub.vault.signing import OrganisationKey, signature_valid
 from sqlalchemy import select
@@ -90,6 +93,9 @@ PLANTS = (
     ("CN", "CN-SHA-001", "76011000"),
     ("TR", "TR-IST-001", "25231000"),
 )
+# Route codes the anomaly scorer's configured mapping knows (anomaly/data/route_mapping.json), so the
+# CN and TR records are really scored at ingest; DE has no grid factor in the reference: "unscored".
+ROUTE_CODES = {"DE": "C", "CN": "K", "TR": "A"}
 
 # ------------------------------------------------------------------------------------------- helpers
 
@@ -208,6 +214,7 @@ class Signer:
                 round(1.5 + i / 1_000_000, 6),  # unique per record: no replays
                 0.31,
                 product_line_id=line,
+                productionMethod={"methodId": ROUTE_CODES[country]},
             )
             signed = self.key.sign_document(document)
             made.append(Submission(signed.payload, signed.signature, signed.key_id))
@@ -353,6 +360,7 @@ STAGES = (
     ("verify", "signature verification (signature_valid)"),
     ("line", "installation + product line check (cached per batch)"),
     ("route", "routing to home shards (for_country)"),
+    ("score_context", "anomaly scoring context: route codes, history (before writers)"),
     ("begin", "open writers: BEGIN IMMEDIATE / FOR UPDATE + log head"),
     ("replay", "replay index: HMAC digests + SELECT existing"),
     ("seal", "sealing payload + signature (XChaCha20-Poly1305)"),
@@ -360,6 +368,7 @@ STAGES = (
     ("commitment", "statement commitment (JCS of the document again + SHA-256)"),
     ("statement", "statement bytes (Statement.to_bytes: JCS)"),
     ("insert", "INSERT records (executemany)"),
+    ("score", "anomaly score_batch + INSERT record_scores"),
     ("append", "ledger append (hash tiles, bundles, checkpoint, SQL)"),
     ("commit", "COMMIT (every region) + release"),
 )
@@ -403,6 +412,9 @@ async def staged_batch(
     for item in checked:
         by_region.setdefault(router.for_country(item.record.country_code).region, []).append(item)
     t["route"] += clock() - a
+    a = clock()
+    scoring = {region: await _prepare_scores(router, items) for region, items in by_region.items()}
+    t["score_context"] += clock() - a
     written = 0
     async with contextlib.AsyncExitStack() as stack:
         for region in sorted(by_region):
@@ -410,7 +422,7 @@ async def staged_batch(
             a = clock()
             writer = await stack.enter_async_context(shard.log.writer())
             t["begin"] += clock() - a
-            written += await staged_write(shard, writer, by_region[region], t)
+            written += await staged_write(shard, writer, by_region[region], t, scoring[region])
         a = clock()
         await stack.aclose()
         t["commit"] += clock() - a
@@ -418,7 +430,7 @@ async def staged_batch(
 
 
 async def staged_write(
-    shard: Shard, writer: Any, items: list[_Checked], t: dict[str, float]
+    shard: Shard, writer: Any, items: list[_Checked], t: dict[str, float], scoring: _Scoring
 ) -> int:
     """publishing._write with timers (replays cannot occur here: every payload is new)."""
     clock = time.perf_counter
@@ -442,6 +454,7 @@ async def staged_write(
     t["replay"] += clock() - a
     rows: list[dict[str, Any]] = []
     statements: list[bytes] = []
+    ids: dict[int, tuple[str, str]] = {}
     seal = commit_ = statement = other = 0.0
     for item in items:
         a = clock()
@@ -452,6 +465,7 @@ async def staged_write(
         sealed_payload = shard.seal(item.submission.payload, record_id, "payload")
         sealed_signature = shard.seal(item.submission.signature, record_id, "signature")
         c = clock()
+        ids[item.row] = (record_id, item.record.manufacturer_id or "")
         rows.append(
             {
                 "id": record_id,
@@ -498,10 +512,14 @@ async def staged_write(
     a = clock()
     await conn.execute(schema.records.insert(), rows)
     b = clock()
-    await writer.append(statements)
+    if scoring is not None:
+        await insert_scores(shard, conn, scoring[0].score(scoring[1], ids), now)
     c = clock()
+    await writer.append(statements)
+    d = clock()
     t["insert"] += b - a
-    t["append"] += c - b
+    t["score"] += c - b
+    t["append"] += d - c
     return len(rows)
 
 

@@ -147,18 +147,21 @@ class AnomalyIngest:
     async def _prepare(self, shard: Shard, records: Mapping[int, EmissionsRecord]) -> Prepared:
         installations = {r.installation_id for r in records.values() if r.installation_id}
         routes = await _installation_routes(shard, installations)
-        previous = await _previous_reports(shard, records)
         out: dict[int, RecordFeatures | str] = {}
+        mapped: dict[int, Mapped] = {}
         for row, record in records.items():
             codes = [
                 record.production_method.method_id,
                 *routes.get(record.installation_id or "", ()),
             ]
-            mapped = self.mapping.resolve(record.country_code, record.cn_code, codes)
-            if isinstance(mapped, Mapped):
-                out[row] = features_of(record, mapped, previous.get(row))
+            found = self.mapping.resolve(record.country_code, record.cn_code, codes)
+            if isinstance(found, Mapped):
+                mapped[row] = found
             else:
-                out[row] = f"unscored: {mapped.reason}"
+                out[row] = f"unscored: {found.reason}"
+        previous = await _previous_reports(shard, {row: records[row] for row in mapped})
+        for row, route in mapped.items():
+            out[row] = features_of(records[row], route, previous.get(row))
         features = {row: f for row, f in out.items() if isinstance(f, RecordFeatures)}
         counted = with_copy_counts(list(features.values()))
         out.update(zip(features, counted, strict=True))
