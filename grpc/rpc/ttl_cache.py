@@ -2,13 +2,16 @@
 
 WHY: a customs client checks the same few records thousands of times a second. Each key is loaded
 once by however many callers wait for it (single flight), never served older than `ttl` seconds,
-and reloaded in the background during the second half of its life while callers keep getting the
-current value, so an entry under load never expires into a stall. A failed load is not kept.
+and reloaded in the background late in its life (at a random point of its last 20-60 %, so keys
+loaded together do not all reload together and stall the event loop at once) while callers keep
+getting the current value: an entry under load never expires into a stall. A failed load is not
+kept.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
@@ -20,7 +23,8 @@ class TtlCache(Generic[_V]):
     def __init__(self, ttl: float, max_entries: int = 50_000) -> None:
         self._ttl = ttl
         self._max = max_entries
-        self._entries: dict[Hashable, tuple[float, asyncio.Future[_V]]] = {}
+        self._entries: dict[Hashable, tuple[float, asyncio.Future[_V], float]] = {}
+        """key -> (expires at, the load, refresh from)"""
         self._refreshing: set[Hashable] = set()
 
     async def get(self, key: Hashable, load: Callable[[], Awaitable[_V]]) -> _V:
@@ -31,7 +35,7 @@ class TtlCache(Generic[_V]):
         if hit is None or hit[0] <= now:
             hit = self._start(key, load, now)
         elif hit[1].done() and hit[1].exception() is None:
-            if hit[0] - now < self._ttl / 2 and key not in self._refreshing:
+            if now >= hit[2] and key not in self._refreshing:
                 self._refresh(key, load)
             return hit[1].result()  # the hot path: no new future per call
         try:
@@ -41,12 +45,18 @@ class TtlCache(Generic[_V]):
                 del self._entries[key]
             raise
 
+    def _entry(
+        self, loaded_at: float, load: asyncio.Future[_V]
+    ) -> tuple[float, asyncio.Future[_V], float]:
+        expires = loaded_at + self._ttl
+        return expires, load, expires - self._ttl * random.uniform(0.2, 0.6)
+
     def _start(
         self, key: Hashable, load: Callable[[], Awaitable[_V]], now: float
-    ) -> tuple[float, asyncio.Future[_V]]:
+    ) -> tuple[float, asyncio.Future[_V], float]:
         if len(self._entries) >= self._max:
             self._entries.clear()
-        entry = (now + self._ttl, asyncio.ensure_future(load()))
+        entry = self._entry(now, asyncio.ensure_future(load()))
         self._entries[key] = entry
         return entry
 
@@ -61,6 +71,6 @@ class TtlCache(Generic[_V]):
                 self._entries.pop(key, None)  # the next caller loads (and sees the error)
             else:
                 # valid from when the load started: never older than ttl when served
-                self._entries[key] = (started + self._ttl, done)
+                self._entries[key] = self._entry(started, done)
 
         task.add_done_callback(settled)
