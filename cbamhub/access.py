@@ -8,7 +8,8 @@ the fields the decision allows. An engine that cannot answer raises `PolicyUnava
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -99,6 +100,35 @@ def record_scope(scope: Scope) -> RecordScope | None:
     )
 
 
+class GrantSetCache:
+    """Importers' current grant sets, per replica, for at most `ttl` seconds.
+
+    Reading grants costs a query per shard (the version) plus the grants themselves on every request;
+    caching them briefly bounds how long a change can go unseen here to `ttl` (under the one second
+    the hub promises for revocations), and a grant change evicts the parties at once (locally, and on
+    other replicas through the gateway's Redis channel)."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._sets: dict[str, tuple[float, GrantSet]] = {}
+
+    def get(self, importer_id: str) -> GrantSet | None:
+        hit = self._sets.get(importer_id)
+        if hit is None or self._clock() - hit[0] >= self.ttl:
+            return None
+        return hit[1]
+
+    def put(self, importer_id: str, grants: GrantSet) -> None:
+        if len(self._sets) > 100_000:
+            self._sets.clear()
+        self._sets[importer_id] = (self._clock(), grants)
+
+    def invalidate(self, *organisation_ids: str) -> None:
+        for organisation_id in organisation_ids:
+            self._sets.pop(organisation_id, None)
+
+
 @dataclass(frozen=True)
 class Visible:
     """A record a reader may see and the fields it may see (None = every field)."""
@@ -116,6 +146,7 @@ class RecordAccess:
     authorizer: Authorizer
     principal: Principal
     as_of: datetime | None = None
+    grant_cache: GrantSetCache | None = None
     _grants: GrantSet | None = field(default=None, init=False)
     _assignments: AssignmentSet | None = field(default=None, init=False)
     _scopes: tuple[Scope, ...] | None = field(default=None, init=False)
@@ -129,13 +160,19 @@ class RecordAccess:
         importer = importer_id or self.principal.organisation_id
         if importer_id is None and self._grants is not None:
             return self._grants
+        cache = self.grant_cache if self.as_of is None else None
+        cached = cache.get(importer) if cache is not None else None
         if importer_id is None and self.principal.role != "importer":
             found: GrantSet = GrantSet("none")
+        elif cached is not None:
+            found = cached
         else:
             version = await vault_grants.grants_version(self.router)
             listed = await vault_grants.grants_for_importer(self.router, importer, at=self.as_of)
             moment = self.moment
             found = GrantSet.of(version, (policy_grant(g, moment) for g in listed))
+            if cache is not None:
+                cache.put(importer, found)
         if importer_id is None:
             self._grants = found
         return found

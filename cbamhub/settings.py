@@ -148,6 +148,16 @@ class Settings(BaseSettings):
         default=6000, gt=0, description="requests per organisation (or anonymous client) a minute"
     )
     max_request_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    max_inflight_requests: int = Field(
+        default=64, gt=0, description="per process; beyond it requests get 503 at once"
+    )
+    grant_cache_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        lt=1.0,
+        description="how long a replica reuses an importer's grant set (a revocation made on "
+        "another replica is seen within this, at once on this one)",
+    )
     # Apollo Federation: representations one `_entities` request may resolve (gateway/federation.py);
     # each is batched per type, but a router asking for 100,000 is still a denial of service.
     max_entities_per_request: int = Field(default=500, gt=0)
@@ -161,6 +171,11 @@ class Settings(BaseSettings):
     anomaly_model_version: str | None = Field(
         default=None, description="model version to score with; default the folder's active one"
     )
+    # Bulk ingest (vault/verification.py): a batch's Ed25519 signatures are checked on this many
+    # worker threads while the event loop parses the next rows (PyNaCl releases the GIL); 0 checks
+    # them inline. Batches smaller than ingest_threaded_min_batch are always checked inline.
+    ingest_signature_threads: int = Field(default=2, ge=0, le=32)
+    ingest_threaded_min_batch: int = Field(default=64, gt=0)
     redis_url: str | None = Field(
         default=None,
         description="redis://… when the gateway runs as several replicas: shared caches, rate "

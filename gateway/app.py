@@ -27,6 +27,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
+from cbamhub.access import GrantSetCache
 from cbamhub.settings import Settings
 
 from .authentication import Authenticator, Caller
@@ -34,6 +35,7 @@ from .health import healthz, readyz
 from .invalidation import follow_grant_changes
 from .metrics import Metrics, metrics_endpoint
 from .middleware.authentication import AuthenticationMiddleware
+from .middleware.load_shedding import LoadSheddingMiddleware
 from .middleware.metrics import MetricsMiddleware
 from .middleware.rate_limit import RateLimitMiddleware
 from .middleware.request_id import RequestIdMiddleware
@@ -156,6 +158,7 @@ def create_app(
 
         app.state.policy_ready = policy_ready
         app.state.record_bus = RecordBus(redis)
+        app.state.grant_cache = GrantSetCache(settings.grant_cache_seconds)
         app.state.rate_limiter = _rate_limiter(settings, redis)
         app.state.tiles_apps = {r: create_tiles_app(router.shard(r).log) for r in router.regions}
         stop = asyncio.Event()
@@ -176,7 +179,8 @@ def create_app(
             if redis is not None:
                 tasks.append(
                     asyncio.create_task(
-                        follow_grant_changes(redis, authorizer, stop), name="grant-changes"
+                        follow_grant_changes(redis, authorizer, app.state.grant_cache, stop),
+                        name="grant-changes",
                     )
                 )
                 tasks.append(
@@ -202,6 +206,9 @@ def create_app(
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(MetricsMiddleware),
+            Middleware(
+                LoadSheddingMiddleware, protected=protected, limit=settings.max_inflight_requests
+            ),
             Middleware(
                 AuthenticationMiddleware, protected=protected, max_body=settings.max_request_bytes
             ),

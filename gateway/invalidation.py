@@ -11,11 +11,15 @@ import logging
 from cbamhub.policies import Authorizer
 from redis.asyncio import Redis
 
+from cbamhub.access import GrantSetCache
+
 LOG = logging.getLogger("cbamhub.gateway.invalidation")
 CHANNEL = "cbamhub:grants-changed"
 
 
-async def follow_grant_changes(redis: Redis, authorizer: Authorizer, stop: asyncio.Event) -> None:
+async def follow_grant_changes(
+    redis: Redis, authorizer: Authorizer, grant_cache: GrantSetCache, stop: asyncio.Event
+) -> None:
     """Until `stop`, apply every grant-change message; reconnect after Redis errors."""
     while not stop.is_set():
         try:
@@ -30,6 +34,7 @@ async def follow_grant_changes(redis: Redis, authorizer: Authorizer, stop: async
                     except (ValueError, TypeError):
                         LOG.warning("ignored a malformed grant-change message")
                         continue
+                    grant_cache.invalidate(*organisations)
                     await authorizer.grants_changed(*organisations)
         except Exception as error:  # Redis down: keep trying, the versioned keys stay correct
             LOG.warning("grant-change channel: %s; retrying in 1 s", error)

@@ -39,6 +39,7 @@ def access_of(info: Info) -> RecordAccess:
             state.router,
             state.authorizer,
             Principal(caller.organisation_id, caller.role, caller.region),
+            grant_cache=state.grant_cache,
         )
         context["access"] = access
     return access

@@ -142,6 +142,7 @@ async def _signed_by_caller(info: Info, input: SignedDocumentInput) -> SignedDoc
 
 async def grants_changed(info: Info, *organisation_ids: str) -> None:
     state = info.context["request"].app.state
+    state.grant_cache.invalidate(*organisation_ids)
     await state.authorizer.grants_changed(*organisation_ids)
     if state.redis is not None:
         await state.redis.publish(CHANNEL, json.dumps(list(organisation_ids)))

@@ -62,7 +62,9 @@ class Subscription:
         async with bus.listen() as queue:
             while True:
                 record_id = await queue.get()
-                access = RecordAccess(base.router, base.authorizer, base.principal)
+                access = RecordAccess(
+                    base.router, base.authorizer, base.principal, grant_cache=base.grant_cache
+                )
                 try:
                     stored = await reading.record_with_proof(access.router, record_id)
                     scopes = await access.scopes()

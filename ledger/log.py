@@ -257,6 +257,19 @@ class TransparencyLog:
             raise LogError(str(error)) from error
         return await self._range_hashes(size, ranges)
 
+    async def inclusion_proofs(self, indices: Sequence[int], size: int) -> list[list[bytes]]:
+        """PATH(i, D[0:size]) for each index, from one read of the tiles they need (batched reads)."""
+        try:
+            plans = [proofs.inclusion_ranges(index, size) for index in indices]
+        except ValueError as error:
+            raise LogError(str(error)) from error
+        hashes = await self._range_hashes(size, [r for plan in plans for r in plan])
+        out, at = [], 0
+        for plan in plans:
+            out.append(hashes[at : at + len(plan)])
+            at += len(plan)
+        return out
+
     async def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         """RFC 9162 PROOF(old_size, D[0:new_size]) for committed sizes (empty when they are equal)."""
         if old_size == new_size and old_size > 0:
@@ -302,6 +315,31 @@ class TransparencyLog:
         if len(result) != end - start:
             raise LogCorrupted(f"entry bundles hold fewer entries than {start}..{end}")
         return result
+
+    async def entries_at(self, indices: Sequence[int]) -> dict[int, bytes]:
+        """The entries at scattered indices, from one query for the bundles holding them."""
+        if not indices:
+            return {}
+        head = await self.head()
+        if min(indices) < 0 or max(indices) >= head.size:
+            raise LogError(f"entries {sorted(indices)} reach outside the log of size {head.size}")
+        wanted = sorted({i // TILE_WIDTH for i in indices})
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(schema.entry_bundles).where(schema.entry_bundles.c.idx.in_(wanted))
+                )
+            ).all()
+        decoded = {row.idx: bundles.decode(row.data) for row in rows}
+        out: dict[int, bytes] = {}
+        for index in indices:
+            bundle = decoded.get(index // TILE_WIDTH)
+            if bundle is None:
+                raise LogCorrupted(f"entry bundle {index // TILE_WIDTH} is missing")
+            if index % TILE_WIDTH >= len(bundle):
+                raise LogCorrupted(f"entry bundle {index // TILE_WIDTH} lacks entry {index}")
+            out[index] = bundle[index % TILE_WIDTH]
+        return out
 
     async def checkpoint(self, size: int | None = None) -> str:
         """The signed checkpoint note for `size` (default: the latest)."""

@@ -74,24 +74,30 @@ async def _from_shard(
     final = await log.final_checkpoint(min_size=min(r.leaf_index for r in rows) + 1)
     latest_note = await log.checkpoint()
     latest_size = SignedCheckpoint.parse(latest_note).checkpoint.size
+    final_rows = [r for r in rows if final is not None and final[0] > r.leaf_index]
+    latest_rows = [r for r in rows if not (final is not None and final[0] > r.leaf_index)]
+    entries = await log.entries_at([r.leaf_index for r in rows])
+    proofs: dict[str, list[bytes]] = {}
+    for size, group in ((final[0] if final else 0, final_rows), (latest_size, latest_rows)):
+        if group:
+            paths = await log.inclusion_proofs([r.leaf_index for r in group], size)
+            proofs.update(zip((r.id for r in group), paths, strict=True))
     stored = []
     for row in rows:
-        if final is not None and final[0] > row.leaf_index:
-            size, note, is_final = final[0], final[1], True
-        else:
-            size, note, is_final = latest_size, latest_note, False
-        entry = (await log.entries(row.leaf_index, row.leaf_index + 1))[0]
-        proof = await log.inclusion_proof(row.leaf_index, size)
+        is_final = final is not None and final[0] > row.leaf_index
+        size, note = (
+            (final[0], final[1]) if final is not None and is_final else (latest_size, latest_note)
+        )
         payload = shard.open_sealed(row.payload, row.id, "payload")
         signature = shard.open_sealed(row.signature, row.id, "signature")
         document = json.loads(payload)
         evidence = RecordEvidence(
             document=document,
             salt=row.salt,
-            entry=entry,
+            entry=entries[row.leaf_index],
             leaf_index=row.leaf_index,
             tree_size=size,
-            proof=tuple(proof),
+            proof=tuple(proofs[row.id]),
             checkpoint=note,
         )
         stored.append(

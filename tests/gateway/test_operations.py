@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 from cbamhub.gateway.app import create_app
@@ -82,3 +84,32 @@ async def test_metrics_count_requests_by_operation_ingest_and_ledger_size(
         "cbamhub_final_checkpoint_age_seconds"
         not in scraped.split("# TYPE cbamhub_final_checkpoint_age_seconds gauge")[1]
     )
+
+
+async def test_an_overloaded_replica_answers_503_at_once(
+    tmp_path: Path, serve_asgi: Callable[..., str]
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        regions={"eu": f"sqlite+aiosqlite:///{tmp_path / 'eu.db'}"},
+        country_regions={},
+        default_region="eu",
+        create_missing_keys=True,
+        max_inflight_requests=1,
+        max_request_bytes=10_000_000,
+    )
+    url = serve_asgi(create_app(settings))
+
+    async def slow_body() -> Any:
+        yield b"{"
+        await asyncio.sleep(1.0)  # holds the one slot while its body trickles in
+        yield b'"query": "{ regions }"}'
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        holding = asyncio.create_task(client.post(f"{url}/graphql", content=slow_body()))
+        await asyncio.sleep(0.3)
+        refused = await client.post(f"{url}/graphql", json={"query": "{ regions }"})
+        await holding
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "1"
+    assert refused.json()["errors"][0]["extensions"]["code"] == "OVERLOADED"
