@@ -29,6 +29,7 @@ class StatementKind(StrEnum):
     RECORD_REJECTED = "record.rejected"
     RECORD_SUPERSEDED = "record.superseded"
     VERIFICATION_REQUESTED = "record.verification_requested"
+    ANOMALY_REVIEWED = "record.anomaly_reviewed"
     GRANT_CREATED = "grant.created"
     GRANT_REVOKED = "grant.revoked"
     ACCESS_REQUESTED = "access.requested"

@@ -108,10 +108,12 @@ async def scores_of(shard: Shard, record_ids: Sequence[str]) -> dict[str, Stored
             .select_from(t.outerjoin(r, r.c.record_id == t.c.record_id))
             .where(t.c.record_id.in_(list(record_ids)))
         )
-        return {row.record_id: stored_score(shard, row) for row in rows}
+        return {
+            row.record_id: stored_score(shard, row, row.reviewed_record is not None) for row in rows
+        }
 
 
-def stored_score(shard: Shard, row: Any) -> StoredScore:
+def stored_score(shard: Shard, row: Any, reviewed: bool) -> StoredScore:
     explanation = (
         None
         if row.explanation is None
@@ -129,5 +131,5 @@ def stored_score(shard: Shard, row: Any) -> StoredScore:
         explanation=explanation,
         unscored_reason=row.unscored_reason,
         scored_at=scored_at,
-        reviewed=getattr(row, "reviewed_record", None) is not None,
+        reviewed=reviewed,
     )
