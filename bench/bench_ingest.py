@@ -74,6 +74,7 @@ from cbamhub.vault.record_model import parse_record
 from cbamhub.vault.record_scores import insert_scores
 from cbamhub.vault.shards import Shard, ShardRouter
 from cbamhub.vault.signing import OrganisationKey, signature_valid
+from cbamhub.vault.verification import is_canonical
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
@@ -313,38 +314,51 @@ async def bench_throughput(hubs: list[Hub], args: argparse.Namespace) -> dict[st
         f"records: signed Catena-X KIT documents, ~{statistics.fmean(sizes):.0f} bytes of canonical "
         f"JSON each, DE/CN/TR installations (regions eu/cn/row) in turn"
     )
+    threads = args.signature_threads
+    out(
+        "signature threads (Settings.ingest_signature_threads) compared in the same run: "
+        f"{', '.join(str(n) for n in threads)} (0 = checked inline, as before decision 92)"
+    )
     out("warm-up: one batch of 500 per hub (untimed)")
     for hub in hubs:
         await publish_batch(hub.router, hub.signer.submissions(500))
-    timings: dict[tuple[str, int], list[float]] = {}
+    base = {hub.label: hub.router.settings for hub in hubs}
+    timings: dict[tuple[str, int, int], list[float]] = {}
     for batch in args.batch_sizes:
         for round_ in range(args.rounds):
             order = hubs if round_ % 2 == 0 else list(reversed(hubs))
             for hub in order:
-                submissions = hub.signer.submissions(batch)  # signed before the clock starts
-                gc.collect()
-                start = time.perf_counter()
-                published = await publish_batch(hub.router, submissions)
-                elapsed = time.perf_counter() - start
-                assert len(published) == batch and not any(p.replayed for p in published)
-                timings.setdefault((hub.label, batch), []).append(elapsed)
+                variants = threads if round_ % 2 == 0 else list(reversed(threads))
+                for n in variants:
+                    hub.router.settings = base[hub.label].with_overrides(ingest_signature_threads=n)
+                    submissions = hub.signer.submissions(batch)  # signed before the clock starts
+                    gc.collect()
+                    start = time.perf_counter()
+                    published = await publish_batch(hub.router, submissions)
+                    elapsed = time.perf_counter() - start
+                    assert len(published) == batch and not any(p.replayed for p in published)
+                    timings.setdefault((hub.label, n, batch), []).append(elapsed)
+    for hub in hubs:
+        hub.router.settings = base[hub.label]
     out()
     out(
-        f"  {'backend':<10} {'batch':>7} {'records/s':>11} {'(min':>9} {'max)':>9} "
+        f"  {'backend':<10} {'threads':>7} {'batch':>7} {'records/s':>11} {'(min':>9} {'max)':>9} "
         f"{'ms/batch':>10}  target"
     )
     best: dict[str, float] = {}
     for hub in hubs:
         target = TARGET_POSTGRES if hub.label == "postgres" else TARGET_SQLITE
-        for batch in args.batch_sizes:
-            seconds = timings[(hub.label, batch)]
-            rate = batch * len(seconds) / sum(seconds)
-            rates = [batch / s for s in seconds]
-            best[hub.label] = max(best.get(hub.label, 0.0), rate)
-            out(
-                f"  {hub.label:<10} {batch:>7,} {rate:>11,.0f} {min(rates):>9,.0f} {max(rates):>9,.0f} "
-                f"{statistics.fmean(seconds) * 1000:>10,.1f}  >= {target:,}/s: {verdict(rate >= target)}"
-            )
+        for n in threads:
+            for batch in args.batch_sizes:
+                seconds = timings[(hub.label, n, batch)]
+                rate = batch * len(seconds) / sum(seconds)
+                rates = [batch / s for s in seconds]
+                best[hub.label] = max(best.get(hub.label, 0.0), rate)
+                out(
+                    f"  {hub.label:<10} {n:>7} {batch:>7,} {rate:>11,.0f} {min(rates):>9,.0f} "
+                    f"{max(rates):>9,.0f} {statistics.fmean(seconds) * 1000:>10,.1f}  "
+                    f">= {target:,}/s: {verdict(rate >= target)}"
+                )
     if len(hubs) == 2 and len(best) == 2:
         out(
             f"\n  ratio sqlite / postgres at the best batch size: {best['sqlite'] / best['postgres']:.2f}x"
@@ -579,11 +593,12 @@ async def bench_stages(hub: Hub, args: argparse.Namespace) -> None:
 
 
 def parse_parts(submissions: Sequence[Submission]) -> None:
-    """parse_payload's three parts on the same payloads: json.loads, parse_record, canonical()."""
+    """parse_payload's parts on the same payloads: json.loads, parse_record, and the canonical
+    check both ways: the rfc8785 reference encoder (before decision 93) and is_canonical (now)."""
     import json
 
     clock = time.perf_counter
-    loads = model = jcs = 0.0
+    loads = model = jcs = fast = 0.0
     for submission in submissions:
         a = clock()
         document = json.loads(submission.payload)
@@ -592,17 +607,23 @@ def parse_parts(submissions: Sequence[Submission]) -> None:
         c = clock()
         same = canonical(document) == submission.payload
         d = clock()
-        assert same
+        quick = is_canonical(submission.payload, document)
+        e = clock()
+        assert same and quick
         loads += b - a
         model += c - b
         jcs += d - c
+        fast += e - d
     n = len(submissions)
-    total = loads + model + jcs
-    out("  parse_payload split (same payloads, run again):")
+    total = loads + model + fast
+    out(
+        "  parse_payload split (same payloads, run again; % of the split as parse_payload runs now):"
+    )
     for label, seconds in (
         ("json.loads", loads),
         ("parse_record (pydantic record model + cross-field rules)", model),
-        ("canonical(document) == payload (rfc8785, pure Python)", jcs),
+        ("is_canonical(payload, document) (C encoder, proven same)", fast),
+        ("  was: canonical(document) == payload (rfc8785, pure Py)", jcs),
     ):
         out(f"    {label:<56} {seconds / n * 1e6:>10.1f} us/record {seconds / total * 100:>6.1f}%")
 
@@ -799,6 +820,12 @@ def arguments() -> argparse.Namespace:
     )
     parser.add_argument(
         "--rounds", type=int, default=None, help="batches per size (quick: 1; else 3)"
+    )
+    parser.add_argument(
+        "--signature-threads",
+        type=parse_list,
+        default=[0, 2],
+        help="Settings.ingest_signature_threads values compared side by side in section 1",
     )
     parser.add_argument("--stage-batch", type=int, default=5_000, help="records per staged batch")
     parser.add_argument("--stage-rounds", type=int, default=None, help="quick: 1; else 3")

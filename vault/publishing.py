@@ -30,7 +30,6 @@ from cbamhub.ledger.log import LogWriter
 from cbamhub.ledger.statements import (
     Statement,
     StatementKind,
-    canonical,
     commitment_of_canonical,
     new_salt,
 )
@@ -63,6 +62,7 @@ from .record_model import EmissionsRecord, parse_record, validation_problems
 from .record_scores import insert_scores
 from .shards import Shard, ShardRouter
 from .signing import SignedDocument, signature_valid
+from .verification import BatchVerifier, is_canonical
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_BATCH = 10_000
@@ -136,7 +136,7 @@ def parse_payload(payload: bytes) -> tuple[EmissionsRecord, Any]:
             "manufacturerId is required to publish: it names whose key signed the record",
             {"problems": [{"field": "manufacturerId", "reason": "required to publish"}]},
         )
-    if canonical(document) != payload:
+    if not is_canonical(payload, document):
         raise BadInput("payload is not in RFC 8785 canonical form: sign the canonical bytes")
     return record, document
 
@@ -147,7 +147,10 @@ async def _check(
     submission: Submission,
     keys: dict[tuple[str, str], RegisteredKey],
     lines: dict[tuple[str, str], _Line | None],
-) -> _Checked:
+    verifier: BatchVerifier | None = None,
+) -> _Checked | _Unverified:
+    """The row checked whole; with a `verifier`, checked up to its signature, which the verifier
+    checks later (`_verified`), so a row's first error is the same either way."""
     record, document = parse_payload(submission.payload)
     manufacturer = record.manufacturer_id or ""  # parse_payload refuses a record without one
     cache_key = (manufacturer, submission.key_id)
@@ -157,13 +160,36 @@ async def _check(
         keys[cache_key] = key
     if key.revoked_at is not None:
         raise UnknownKey(f"key {submission.key_id} was revoked at {key.revoked_at.isoformat()}")
-    if not signature_valid(key.public_key, submission.payload, submission.signature):
+    unverified = _Unverified(row, submission, record, document)
+    if verifier is not None:
+        verifier.submit(key.public_key, submission.payload, submission.signature)
+        return unverified
+    ok = signature_valid(key.public_key, submission.payload, submission.signature)
+    return await _verified(router, unverified, ok, lines)
+
+
+@dataclass(frozen=True)
+class _Unverified:
+    row: int
+    submission: Submission
+    record: EmissionsRecord
+    document: Any
+
+
+async def _verified(
+    router: ShardRouter,
+    item: _Unverified,
+    signature_ok: bool,
+    lines: dict[tuple[str, str], _Line | None],
+) -> _Checked:
+    """The rest of `_check` once the row's signature is known."""
+    if not signature_ok:
         raise InvalidSignature(
-            f"the signature does not match the payload under key {submission.key_id} "
-            f"of {record.manufacturer_id}"
+            f"the signature does not match the payload under key {item.submission.key_id} "
+            f"of {item.record.manufacturer_id}"
         )
-    line = await _product_line_of(router, record, lines)
-    return _Checked(row, submission, record, document, line.id)
+    line = await _product_line_of(router, item.record, lines)
+    return _Checked(item.row, item.submission, item.record, item.document, line.id)
 
 
 def _problem(field: str, reason: str) -> dict[str, Any]:
@@ -284,13 +310,29 @@ async def publish_batch(
     checked: list[_Checked] = []
     problems: list[dict[str, Any]] = list(known_problems)
     known_rows = {p["row"] for p in known_problems}
-    for row, submission in enumerate(submissions):
-        if row in known_rows:
-            continue
+    settings = router.settings
+    threads = settings.ingest_signature_threads
+    if len(submissions) < settings.ingest_threaded_min_batch:
+        threads = 0
+    errors: dict[int, VaultError] = {}
+    unverified: list[_Unverified] = []
+    async with BatchVerifier(threads) as verifier:  # signatures checked while rows are parsed
+        for row, submission in enumerate(submissions):
+            if row in known_rows:
+                continue
+            try:
+                found = await _check(router, row, submission, keys, lines, verifier)
+                assert isinstance(found, _Unverified)
+                unverified.append(found)
+            except VaultError as error:
+                errors[row] = error
+        signatures = await verifier.results()
+    for waiting, ok in zip(unverified, signatures, strict=True):
         try:
-            checked.append(await _check(router, row, submission, keys, lines))
+            checked.append(await _verified(router, waiting, ok, lines))
         except VaultError as error:
-            problems.extend(_problems(row, error))
+            errors[waiting.row] = error
+    problems.extend(p for row in sorted(errors) for p in _problems(row, errors[row]))
     if problems:
         rows = len({p["row"] for p in problems})
         raise BadInput(
@@ -314,6 +356,7 @@ async def publish(router: ShardRouter, payload: bytes, signature: bytes, kid: st
     """Publish one signed record; raises a typed VaultError and writes nothing on any problem."""
     keys: dict[tuple[str, str], RegisteredKey] = {}
     item = await _check(router, 0, Submission(payload, signature, kid), keys, {})
+    assert isinstance(item, _Checked)
     shard = router.for_country(item.record.country_code)
     scoring = await _prepare_scores(router, [item])
     async with shard.log.writer() as writer:
