@@ -24,7 +24,9 @@ _BY_CODE: dict[str, grpc.StatusCode] = {
     "INVALID_TRANSITION": grpc.StatusCode.FAILED_PRECONDITION,
     "FAILED_PRECONDITION": grpc.StatusCode.FAILED_PRECONDITION,
     "DUPLICATE_SUBMISSION": grpc.StatusCode.ALREADY_EXISTS,
-    "POLICY_UNAVAILABLE": grpc.StatusCode.UNAVAILABLE,
+    "POLICY_UNAVAILABLE": grpc.StatusCode.UNAVAILABLE,  # fail closed: denied, retry later
+    "POLICY_ENGINE_FAILED": grpc.StatusCode.UNAVAILABLE,
+    "POLICY_LOAD_FAILED": grpc.StatusCode.UNAVAILABLE,
     "UNAVAILABLE": grpc.StatusCode.UNAVAILABLE,
     "DEADLINE_EXCEEDED": grpc.StatusCode.DEADLINE_EXCEEDED,
 }
