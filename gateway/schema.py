@@ -25,6 +25,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, Info
 
+from .anomaly_graphql import AnomalyMutation, AnomalyQuery
 from .anonymous import AnonymousGuard
 from .declarations import DeclarationQuery
 from .errors import graphql_error
@@ -194,8 +195,13 @@ class HubSchema(FederatedSchema):
 
 
 schema = HubSchema(
-    query=merge_types("Query", (Query, RecordQuery, SharingQuery, DeclarationQuery, IdentityQuery)),
-    mutation=merge_types("Mutation", (Mutation, SharingMutation, IdentityMutation)),
+    query=merge_types(
+        "Query",
+        (Query, RecordQuery, SharingQuery, DeclarationQuery, IdentityQuery, AnomalyQuery),
+    ),
+    mutation=merge_types(
+        "Mutation", (Mutation, SharingMutation, IdentityMutation, AnomalyMutation)
+    ),
     subscription=Subscription,
     config=StrawberryConfig(scalar_map={Long: LONG_SCALAR}),
     federation_version=FEDERATION_VERSION,
