@@ -1,10 +1,11 @@
 """CustomsCheck: does the hub hold verified embedded emissions for an import line, and the proof.
 
-A line is answered only when every condition holds, each with its own status: the caller may run
-customs checks (policy), the importer is registered, a record exists for the line, it matches the
-line's goods and origin, the importer holds a grant covering it, and it is verified. The answer
-carries the record as signed with its inclusion proof and checkpoint, so customs checks it with the
-ledger's standalone verifier instead of trusting the hub.
+A line is answered only when every condition holds, each with its own status: the caller is a
+customs organisation, the importer is registered, a record exists for the line, it matches the
+line's goods and origin, the policy allows the check (the importer holds an active grant covering
+the record), and the record is verified. The answer gives what the policy discloses to customs
+(figures and quality, decision 0053) and the ledger evidence: customs checks the entry's inclusion
+under the log's signed checkpoint itself, with the log key alone.
 """
 
 from __future__ import annotations
