@@ -151,6 +151,12 @@ class Settings(BaseSettings):
     max_inflight_requests: int = Field(
         default=64, gt=0, description="per process; beyond it requests get 503 at once"
     )
+    record_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="how long a replica reuses a record with its proof (content never changes; "
+        "the proof then names a checkpoint up to this old)",
+    )
     grant_cache_seconds: float = Field(
         default=0.5,
         ge=0,

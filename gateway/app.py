@@ -41,6 +41,7 @@ from .middleware.rate_limit import RateLimitMiddleware
 from .middleware.request_id import RequestIdMiddleware
 from .rate_limits import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from .record_events import RecordBus
+from .record_queries import StoredRecordCache
 from .schema import schema
 from .subscriptions import authenticate_connection
 from .tokens import TokenIssuer
@@ -159,6 +160,7 @@ def create_app(
         app.state.policy_ready = policy_ready
         app.state.record_bus = RecordBus(redis)
         app.state.grant_cache = GrantSetCache(settings.grant_cache_seconds)
+        app.state.stored_cache = StoredRecordCache(settings.record_cache_seconds)
         app.state.rate_limiter = _rate_limiter(settings, redis)
         app.state.tiles_apps = {r: create_tiles_app(router.shard(r).log) for r in router.regions}
         stop = asyncio.Event()

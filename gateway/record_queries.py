@@ -7,6 +7,7 @@ every id asked for in the same tick into one query per shard, so no query does N
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from cbamhub.vault import lifecycle, reading
 from cbamhub.vault.errors import BadInput, NotFound
 from cbamhub.vault.querying import MAX_LIMIT, RecordFilters
 from cbamhub.vault.reading import StoredRecord
+from cbamhub.vault.shards import ShardRouter
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
@@ -24,14 +26,47 @@ from .graphql_types import Record
 from .record_reads import access_of, decide, note_read, typed
 
 
+class StoredRecordCache:
+    """Records with their proofs, reused by a replica for `ttl` seconds.
+
+    A record's content never changes (corrections are new records) and a proof against a checkpoint
+    a second or two old is still a proof, so hot records need not be unsealed and proven again on
+    every request. Status is never taken from here: it comes with each query."""
+
+    def __init__(self, ttl: float, max_entries: int = 20_000) -> None:
+        self.ttl = ttl
+        self._max = max_entries
+        self._entries: dict[str, tuple[float, StoredRecord]] = {}
+
+    async def load(self, router: ShardRouter, ids: list[str]) -> list[StoredRecord | None]:
+        now = time.monotonic()
+        fresh = {
+            i: hit[1]
+            for i in ids
+            if (hit := self._entries.get(i)) is not None and now - hit[0] < self.ttl
+        }
+        missing = [i for i in ids if i not in fresh]
+        if missing:
+            loaded = await reading.records_with_proof(router, missing)
+            if len(self._entries) + len(missing) > self._max:
+                self._entries.clear()
+            for stored in loaded:
+                if stored is not None:
+                    fresh[stored.record_id] = stored
+                    if self.ttl > 0:
+                        self._entries[stored.record_id] = (now, stored)
+        return [fresh.get(i) for i in ids]
+
+
 def stored_loader(info: Info) -> DataLoader[str, StoredRecord | None]:
     context: dict[str, Any] = info.context
     loader: DataLoader[str, StoredRecord | None] | None = context.get("stored_loader")
     if loader is None:
         router = context["router"]
+        cache: StoredRecordCache = context["request"].app.state.stored_cache
 
         async def load(ids: list[str]) -> list[StoredRecord | None]:
-            return await reading.records_with_proof(router, ids)
+            return await cache.load(router, ids)
 
         loader = DataLoader(load_fn=load, max_batch_size=MAX_LIMIT)
         context["stored_loader"] = loader
