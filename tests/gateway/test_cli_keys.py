@@ -183,3 +183,31 @@ async def test_the_installed_command_adds_a_key_with_its_proof_of_possession(
         await router.close()
     added = next(k for k in found.keys if k.key_id == new_key.key_id)
     assert added.public_key == new_key.public_key
+
+
+async def test_a_key_that_starts_later_is_listed_pending_and_cannot_sign_yet(
+    hub: Hub, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    own = _key_file(tmp_path, "own.key", hub.key)
+    later_key = OrganisationKey.generate()
+    later = _key_file(tmp_path, "later.key", later_key)
+    starts = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
+    code, out, err = await _cli(
+        capsys,
+        "key",
+        "add",
+        *_common(hub, own),
+        "--new",
+        later,
+        "--ends-current",
+        "--valid-from",
+        starts.isoformat(),
+    )
+    assert code == 0, err
+    assert f"key {hub.key.key_id} signs nothing dated from" in out
+    listed = {k["keyId"]: k for k in await _listed(capsys, hub, own)}
+    assert listed[later_key.key_id]["state"] == "pending"
+    assert listed[hub.key.key_id]["state"] == "valid"  # until the new key starts
+    assert datetime.fromisoformat(listed[hub.key.key_id]["validUntil"]) == starts
+    code, _, err = await _cli(capsys, "key", "list", *_common(hub, later))
+    assert code == 1 and "UNAUTHENTICATED" in err
