@@ -27,6 +27,7 @@ Servers
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
@@ -184,8 +185,17 @@ async def _fresh_database(server_url: str) -> AsyncIterator[str]:
     finally:
         conn = await asyncpg.connect(admin_dsn, timeout=30)
         try:
-            # WITH (FORCE) (PostgreSQL 13+) closes connections a test left open.
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            # WITH (FORCE) (PostgreSQL 13+) closes connections a test left open. It may not end an
+            # autovacuum worker that is busy in the database (a non-superuser cannot signal it):
+            # that worker finishes in moments, so try again rather than fail the test.
+            for attempt in range(40):
+                try:
+                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    break
+                except asyncpg.exceptions.InsufficientPrivilegeError:
+                    if attempt == 39:
+                        raise
+                    await asyncio.sleep(0.25)
         finally:
             await conn.close()
 

@@ -17,7 +17,7 @@ from strawberry.tools import merge_types
 
 from cbamhub.settings import Settings
 
-SCHEMA = strawberry.Schema(
+SCHEMA = strawberry.federation.Schema(
     query=merge_types("Query", (IdentityQuery,)),
     mutation=merge_types("Mutation", (IdentityMutation,)),
 )
