@@ -8,6 +8,7 @@ the fields the decision allows. An engine that cannot answer raises `PolicyUnava
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -184,7 +185,8 @@ class RecordAccess:
                     self.router, self.principal.organisation_id
                 )
                 by_record = {e.record_id: self.principal.organisation_id for e in events}
-                version = ",".join(sorted(by_record))
+                # the assignments themselves key the decision cache: a digest, not a growing list
+                version = hashlib.sha256(",".join(sorted(by_record)).encode()).hexdigest()[:32]
                 self._assignments = AssignmentSet(version, by_record)
             else:
                 self._assignments = AssignmentSet("none")
