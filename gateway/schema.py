@@ -14,6 +14,7 @@ from cbamhub.vault.formats.signed import parse_signed_jsonl
 from cbamhub.vault.shards import ShardRouter
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -184,6 +185,14 @@ one request). Lists are capped separately (`first` <= 500, entities per request)
 query the hub's clients send (the deepest, a record with its proof, is 3 levels)."""
 
 
+LIMIT_RULES = (
+    *QueryDepthLimiter(max_depth=LIMITS["depth"]).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=LIMITS["aliases"]).validation_rules,
+)
+"""The depth and alias rules, made once: each limiter instance makes a new rule class, and a new class
+per request would miss strawberry's validation cache (keyed by the rules) on every request."""
+
+
 class HubSchema(FederatedSchema):
     """The hub's schema, an Apollo Federation v2 subgraph (gateway/federation.py)."""
 
@@ -208,8 +217,7 @@ schema = HubSchema(
     extensions=[
         # Limits, checked on the parsed document before anything runs (see LIMITS).
         lambda: MaxTokensLimiter(max_token_count=LIMITS["tokens"]),
-        lambda: QueryDepthLimiter(max_depth=LIMITS["depth"]),
-        lambda: MaxAliasesLimiter(max_alias_count=LIMITS["aliases"]),
+        lambda: AddValidationRules(list(LIMIT_RULES)),
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),
         OperationLabel,
