@@ -100,15 +100,12 @@ class Record:
     visible_fields: list[str] | None = strawberry.field(
         description="The policy's names of the fields this reader sees; null = every field."
     )
-    document: str | None = strawberry.field(
-        description="The record as signed, JSON (KIT field names)."
-    )
+    stored: strawberry.Private[StoredRecord | None] = None
+    """Source of the full-view fields below, kept only when every field is visible; they are
+    serialised only if the query asks for them (JSON of the document and evidence costs time)."""
     key_id: str
     signature: str | None
     inclusion_proof: InclusionProof
-    evidence: str | None = strawberry.field(
-        description="JSON evidence bundle for offline checking with `cbamhub verify`."
-    )
 
     @classmethod
     def from_stored(
@@ -154,7 +151,6 @@ class Record:
             if indirect is None or not shown("see_indirect")
             else float(indirect.specific_embedded_emissions_indirect),
             visible_fields=None if fields is None else sorted(fields),
-            document=json.dumps(stored.document, sort_keys=True) if full else None,
             key_id=stored.key_id,
             signature=base64.b64encode(stored.signature).decode() if full else None,
             inclusion_proof=InclusionProof(
@@ -166,8 +162,20 @@ class Record:
                 checkpoint=ev.checkpoint,
                 final=stored.final,
             ),
-            evidence=json.dumps(ev.to_json(), sort_keys=True) if full else None,
+            stored=stored if full else None,
         )
+
+    @strawberry.field(description="The record as signed, JSON (KIT field names).")
+    def document(self) -> str | None:
+        return None if self.stored is None else json.dumps(self.stored.document, sort_keys=True)
+
+    @strawberry.field(
+        description="JSON evidence bundle for offline checking with `cbamhub verify`."
+    )
+    def evidence(self) -> str | None:
+        if self.stored is None:
+            return None
+        return json.dumps(self.stored.evidence.to_json(), sort_keys=True)
 
 
 @strawberry.type(description="A signed checkpoint of one region's log.")
