@@ -11,6 +11,7 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -48,18 +49,23 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            caller = state.get("caller")
-            LOG.info(
-                json.dumps(
-                    {
-                        "request_id": request_id,
-                        "method": scope.get("method", "WS"),
-                        "path": scope["path"],
-                        "status": status,
-                        "organisation": getattr(caller, "organisation_id", None),
-                        "operation": state.get("operation"),
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                    },
-                    separators=(",", ":"),
-                )
-            )
+            if LOG.isEnabledFor(logging.INFO):
+                _log(request_id, state, scope, status, started)
+
+
+def _log(request_id: str, state: dict[str, Any], scope: Scope, status: int, started: float) -> None:
+    caller = state.get("caller")
+    LOG.info(
+        json.dumps(
+            {
+                "request_id": request_id,
+                "method": scope.get("method", "WS"),
+                "path": scope["path"],
+                "status": status,
+                "organisation": getattr(caller, "organisation_id", None),
+                "operation": state.get("operation"),
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            },
+            separators=(",", ":"),
+        )
+    )

@@ -368,3 +368,23 @@ async def test_an_oversized_body_gets_413(start: Callable[..., Running]) -> None
     async with httpx.AsyncClient(timeout=30) as client:
         response = await client.post(f"{hub.url}/graphql", content=b"x" * 5000)
     assert response.status_code == 413 and error_of(response)[0] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_each_request_leaves_one_json_access_line_with_its_id(
+    start: Callable[..., Running], caplog: pytest.LogCaptureFixture
+) -> None:
+    import json as json_module
+    import logging
+
+    hub = start()
+    with caplog.at_level(logging.INFO, logger="cbamhub.gateway.access"):
+        await hub.post(hub.signed, headers={"X-Request-ID": "erp-99"})
+        await asyncio.sleep(0.1)
+    lines = [
+        json_module.loads(r.getMessage())
+        for r in caplog.records
+        if r.name == "cbamhub.gateway.access"
+    ]
+    (line,) = [entry for entry in lines if entry["request_id"] == "erp-99"]
+    assert line["status"] == 200 and line["organisation"] == hub.organisation
+    assert line["operation"] == "query:regions" and line["path"] == "/graphql"
