@@ -21,12 +21,10 @@ from cbamhub.vault.ids import region_of
 from cbamhub.vault.record_scores import StoredScore, scores_of
 from strawberry.types import Info
 
-from cbamhub.access import ref_of_stored
-
 from .anonymous import caller_of
 from .identities import SignedDocumentInput
-from .record_queries import stored_loader
-from .record_reads import decide, note_read, typed
+from .record_queries import readable_record
+from .record_reads import note_read, typed
 from .sharing import _signed_by_caller
 
 
@@ -119,11 +117,7 @@ class AnomalyQuery:
     @strawberry.field(description="The anomaly score of a record you may read.")
     async def record_anomaly(self, info: Info, id: strawberry.ID) -> AnomalyScore:
         try:
-            stored = await stored_loader(info).load(str(id))
-            if stored is None:
-                raise NotFound(f"no record {id}")
-            ref = ref_of_stored(stored)
-            decision = await decide(info, ref)
+            _, ref, decision = await readable_record(info, str(id))
             router = info.context["router"]
             found = await scores_of(router.shard(region_of(str(id), "rec")), [str(id)])
             if str(id) not in found:

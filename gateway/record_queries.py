@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from cbamhub.policies import Decision, RecordRef
 from cbamhub.vault import lifecycle, reading
 from cbamhub.vault.errors import BadInput, NotFound
 from cbamhub.vault.querying import MAX_LIMIT, RecordFilters
@@ -71,6 +72,18 @@ def stored_loader(info: Info) -> DataLoader[str, StoredRecord | None]:
         loader = DataLoader(load_fn=load, max_batch_size=MAX_LIMIT)
         context["stored_loader"] = loader
     return loader
+
+
+async def readable_record(
+    info: Info, record_id: str, access: RecordAccess | None = None
+) -> tuple[StoredRecord, RecordRef, Decision]:
+    """A record (through the request's loader) with the reader's allowing decision: the one way
+    every single-record query reads; NotFound, or the typed denial from `decide`, otherwise."""
+    stored = await stored_loader(info).load(record_id)
+    if stored is None:
+        raise NotFound(f"no record {record_id}")
+    ref = ref_of_stored(stored)
+    return stored, ref, await decide(info, ref, access)
 
 
 @strawberry.input(description="Narrow a record list; every given part must match.")
@@ -141,11 +154,7 @@ class RecordQuery:
     async def record(self, info: Info, id: strawberry.ID, as_of: datetime | None = None) -> Record:
         try:
             access = _access_at(info, as_of)
-            stored = await stored_loader(info).load(str(id))
-            if stored is None:
-                raise NotFound(f"no record {id}")
-            ref = ref_of_stored(stored)
-            decision = await decide(info, ref, access)
+            stored, ref, decision = await readable_record(info, str(id), access)
             state = await lifecycle.record_state(access.router, str(id), as_of)
         except Exception as error:
             raise typed(error) from error

@@ -14,17 +14,15 @@ from datetime import UTC, datetime
 import strawberry
 from cbamhub.vault import access_log, identities, lifecycle, lookups
 from cbamhub.vault import grants as vault_grants
-from cbamhub.vault.errors import Forbidden, NotFound, VaultError
+from cbamhub.vault.errors import Forbidden, VaultError
 from cbamhub.vault.signing import SignedDocument
 from strawberry.types import Info
-
-from cbamhub.access import ref_of_stored
 
 from .anonymous import caller_of
 from .identities import Organisation, ProductLine, SignedDocumentInput
 from .invalidation import CHANNEL
-from .record_queries import stored_loader
-from .record_reads import decide, typed
+from .record_queries import readable_record
+from .record_reads import typed
 
 
 @strawberry.type(description="A manufacturer's permission for an importer to read some records.")
@@ -276,10 +274,7 @@ class SharingQuery:
     )
     async def record_history(self, info: Info, id: strawberry.ID) -> list[RecordEvent]:
         try:
-            stored = await stored_loader(info).load(str(id))
-            if stored is None:
-                raise NotFound(f"no record {id}")
-            await decide(info, ref_of_stored(stored))
+            await readable_record(info, str(id))
             state = await lifecycle.record_state(info.context["router"], str(id))
         except Exception as error:
             raise typed(error) from error

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 from cbamhub.vault.shards import load_log_signer
-from cbamhub.vault.signing import OrganisationKey
+from cbamhub.vault.signing import OrganisationKey, SignedDocument
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from cbamhub.client import SignedRequests
@@ -20,6 +20,15 @@ SITE_COUNTRIES = ("TR", "DE", "CN", "FR")
 """The manufacturer has one registered installation in each, with one product line of SITE_CN_CODES
 (Annex I codes, shared/reference/cbam_facts.md §1)."""
 SITE_CN_CODES = ("72081000", "72139110", "76011000")
+
+
+def signed_document_input(signed: SignedDocument) -> dict[str, str]:
+    """A signed document as the GraphQL inputs take it (SignedRecordInput, SignedDocumentInput)."""
+    return {
+        "payload": signed.payload.decode(),
+        "signature": base64.b64encode(signed.signature).decode(),
+        "keyId": signed.key_id,
+    }
 
 
 class Hub:
@@ -58,11 +67,7 @@ class Hub:
 
     def signed_input(self, document: Any, key: OrganisationKey | None = None) -> dict[str, str]:
         signed = (key or self.key).sign_document(document)
-        return {
-            "payload": signed.payload.decode(),
-            "signature": base64.b64encode(signed.signature).decode(),
-            "keyId": signed.key_id,
-        }
+        return signed_document_input(signed)
 
     def auth(
         self, organisation: str | None = None, key: OrganisationKey | None = None

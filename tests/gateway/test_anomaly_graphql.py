@@ -6,7 +6,6 @@ reference band 1.6-2.2 (shared/reference/cbam_facts.md §8)."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from cbamhub.vault import identities, lifecycle, publishing
 from cbamhub.vault.models import OrganisationIn
 from cbamhub.vault.shards import ShardRouter
 from cbamhub.vault.signing import OrganisationKey
+from gateway_hub import signed_document_input
 
 from cbamhub.client import SignedRequests
 from cbamhub.demo import register_sample_site, sample_record
@@ -61,11 +61,7 @@ class AnomalyWorld:
 
     def signed_input(self, who: str, document: Any) -> dict[str, str]:
         signed = self.orgs[who][1].sign_document(document)
-        return {
-            "payload": signed.payload.decode(),
-            "signature": base64.b64encode(signed.signature).decode(),
-            "keyId": signed.key_id,
-        }
+        return signed_document_input(signed)
 
 
 def _code(body: dict[str, Any]) -> str:

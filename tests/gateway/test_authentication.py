@@ -19,6 +19,7 @@ from cbamhub.vault import identities
 from cbamhub.vault.models import OrganisationIn
 from cbamhub.vault.shards import ShardRouter
 from cbamhub.vault.signing import OrganisationKey
+from gateway_hub import signed_document_input
 
 from cbamhub.client import BearerTokens, SignedRequests
 from cbamhub.settings import Settings
@@ -134,13 +135,7 @@ async def test_only_registration_is_open_to_anonymous_callers(
             f"{hub.url}/graphql",
             json={
                 "query": mutation,
-                "variables": {
-                    "input": {
-                        "payload": signed.payload.decode(),
-                        "signature": base64.b64encode(signed.signature).decode(),
-                        "keyId": signed.key_id,
-                    }
-                },
+                "variables": {"input": signed_document_input(signed)},
             },
         )
     assert response.status_code == 200, response.text
@@ -272,13 +267,7 @@ async def test_a_revoked_key_stops_signatures_and_its_tokens_within_a_second(
     mutation = """mutation($input: SignedDocumentInput!) { %s(input: $input) { keyId } }"""
 
     def variables(signed: Any) -> dict[str, Any]:
-        return {
-            "input": {
-                "payload": signed.payload.decode(),
-                "signature": base64.b64encode(signed.signature).decode(),
-                "keyId": signed.key_id,
-            }
-        }
+        return {"input": signed_document_input(signed)}
 
     add_key = """mutation($input: SignedDocumentInput!, $pop: String) {
       addKey(input: $input, proofOfPossession: $pop) { keyId }

@@ -11,7 +11,6 @@ configuration in policies/data/regions.json (row lets SEE and data quality leave
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from cbamhub.gateway.app import create_app
+from gateway_hub import signed_document_input
 from gateway_world import (
     FORBIDDEN,
     FULL,
@@ -140,11 +140,7 @@ async def test_a_revocation_through_graphql_stops_reads_at_once(world: World) ->
     revoked = await world.gql(
         "M",
         "mutation($i: SignedDocumentInput!) { revokeGrant(input: $i) { revokedAt } }",
-        i={
-            "payload": signed.payload.decode(),
-            "signature": base64.b64encode(signed.signature).decode(),
-            "keyId": signed.key_id,
-        },
+        i=signed_document_input(signed),
     )
     assert revoked["data"]["revokeGrant"]["revokedAt"] is not None, revoked
     assert (await world.sees("I_row", "rTR"))[0] == FORBIDDEN
@@ -168,11 +164,7 @@ async def test_an_organisation_cannot_act_with_another_ones_signed_document(worl
     body = await world.gql(
         "I_none",
         "mutation($i: SignedDocumentInput!) { grantAccess(input: $i) { id } }",
-        i={
-            "payload": signed.payload.decode(),
-            "signature": base64.b64encode(signed.signature).decode(),
-            "keyId": signed.key_id,
-        },
+        i=signed_document_input(signed),
     )
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert "own name" in body["errors"][0]["message"]

@@ -13,6 +13,7 @@ import strawberry
 from cbamhub.gateway.identities import IdentityMutation, IdentityQuery
 from cbamhub.vault.shards import ShardRouter
 from cbamhub.vault.signing import OrganisationKey
+from gateway_hub import signed_document_input
 from strawberry.tools import merge_types
 
 from cbamhub.settings import Settings
@@ -55,11 +56,7 @@ async def router(region_urls: dict[str, str], tmp_path: Path) -> AsyncIterator[S
 
 def _signed(key: OrganisationKey, document: Any) -> dict[str, str]:
     signed = key.sign_document(document)
-    return {
-        "payload": signed.payload.decode(),
-        "signature": base64.b64encode(signed.signature).decode(),
-        "keyId": signed.key_id,
-    }
+    return signed_document_input(signed)
 
 
 def _pop(key: OrganisationKey, document: Any) -> str:

@@ -4,7 +4,6 @@ one replica stops the importer's reads on every replica within one second, warm 
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 import httpx
 from cbamhub.gateway.app import create_app
+from gateway_hub import signed_document_input
 from gateway_world import FORBIDDEN, FULL, RECORD, World, build, world_settings
 
 
@@ -38,11 +38,7 @@ async def test_a_revocation_stops_reads_on_every_replica_within_a_second(
     body = await on[first].gql(
         "M",
         "mutation($i: SignedDocumentInput!) { revokeGrant(input: $i) { revokedAt } }",
-        i={
-            "payload": signed.payload.decode(),
-            "signature": base64.b64encode(signed.signature).decode(),
-            "keyId": signed.key_id,
-        },
+        i=signed_document_input(signed),
     )
     assert "errors" not in body, body
     while True:

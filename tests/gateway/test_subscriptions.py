@@ -5,7 +5,6 @@ refused."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ import httpx
 import pytest
 import websockets
 from cbamhub.gateway.app import create_app
+from gateway_hub import signed_document_input
 from gateway_world import World, build, world_settings
 
 SUBSCRIBE = "subscription { verifiedRecords { id status seeDirect visibleFields } }"
@@ -52,11 +52,7 @@ async def attest(world: World, record: str) -> None:
     body = await world.gql(
         "V",
         "mutation($i: SignedDocumentInput!) { attestRecord(input: $i) { kind } }",
-        i={
-            "payload": signed.payload.decode(),
-            "signature": base64.b64encode(signed.signature).decode(),
-            "keyId": signed.key_id,
-        },
+        i=signed_document_input(signed),
     )
     assert "errors" not in body, body
 

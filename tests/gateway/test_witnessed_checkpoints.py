@@ -4,7 +4,6 @@ their own HTTP services on loopback; below the threshold a checkpoint is never f
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import subprocess
@@ -22,6 +21,7 @@ from cbamhub.vault import identities
 from cbamhub.vault.models import OrganisationIn
 from cbamhub.vault.shards import ShardRouter, load_log_signer
 from cbamhub.vault.signing import OrganisationKey
+from gateway_hub import signed_document_input
 
 from cbamhub.client import SignedRequests
 from cbamhub.demo import register_sample_site, sample_record
@@ -95,11 +95,7 @@ async def start_hub(
             product_line_id=state["line"],
         )
         signed = key.sign_document(document)
-        return {
-            "payload": signed.payload.decode(),
-            "signature": base64.b64encode(signed.signature).decode(),
-            "keyId": signed.key_id,
-        }
+        return signed_document_input(signed)
 
     return url, settings, witnesses, signed_input, SignedRequests(state["org"], key)
 
