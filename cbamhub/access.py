@@ -27,7 +27,7 @@ from cbamhub.policies import (
 from cbamhub.policies import Grant as PolicyGrant
 from cbamhub.vault import grants as vault_grants
 from cbamhub.vault import lifecycle, querying
-from cbamhub.vault.errors import Forbidden
+from cbamhub.vault.errors import BadInput, Forbidden
 from cbamhub.vault.grants import Grant
 from cbamhub.vault.querying import RecordFilters, RecordPage, RecordScope, RecordSummary
 from cbamhub.vault.reading import StoredRecord
@@ -236,6 +236,10 @@ class RecordAccess:
         )
         by_id = [s.record_id for s in scopes if s.record_id is not None]
         if by_id and pushed is not None and not pushed:
+            if filters is not None and filters != RecordFilters():
+                # records named one by one (a verifier's assignments) are listed whole: refusing
+                # the filters is honest, ignoring them would answer a question not asked
+                raise BadInput("filters apply to granted and own records, not to assigned ones")
             found = await querying.records_by_ids(
                 self.router, by_id, as_of=self.as_of, documents=documents
             )

@@ -218,3 +218,14 @@ async def test_an_importer_lists_its_suppliers_with_the_granted_product_lines(wo
         }
     refused = await world.gql("M", "{ suppliers { organisation { id } } }")
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_verifier_lists_its_assignments_and_is_told_filters_do_not_apply(
+    world: World,
+) -> None:
+    listed = await world.gql("V", RECORDS)
+    assert [e["node"]["id"] for e in listed["data"]["records"]["edges"]] == [world.records["rTR"]]
+    filtered = await world.gql(
+        "V", '{ records(filter: {cnCode: "76011000"}) { edges { node { id } } } }'
+    )
+    assert filtered["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
