@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .checkpoint import Checkpoint, SignedCheckpoint, sign_checkpoint, verify_checkpoint
 from .cosign import BlsPublicKey, BlsSigner, CosignatureSigner, WitnessPolicy
+from .disclosure import DisclosureError, SelectiveDisclosure, verify_disclosure
 from .evidence import RecordEvidence, verify_evidence
 from .log import AppendResult, LogCorrupted, LogError, TransparencyLog, TreeHead
 from .note import Ed25519Signer, Ed25519Verifier
@@ -23,11 +24,13 @@ __all__ = [
     "BlsSigner",
     "Checkpoint",
     "CosignatureSigner",
+    "DisclosureError",
     "Ed25519Signer",
     "Ed25519Verifier",
     "LogCorrupted",
     "LogError",
     "RecordEvidence",
+    "SelectiveDisclosure",
     "SignedCheckpoint",
     "Statement",
     "StatementKind",
@@ -43,6 +46,7 @@ __all__ = [
     "sign_checkpoint",
     "verify_checkpoint",
     "verify_consistency",
+    "verify_disclosure",
     "verify_evidence",
     "verify_inclusion",
 ]

@@ -1,7 +1,9 @@
 """Everything an entitled reader needs to check a document against the log, offline.
 
 A reader who received a document with its salt checks four things: the salt and document reproduce the
-commitment in the log entry; the entry's leaf hash is included in the tree of the checkpoint; the
+commitment in the log entry (and its per-field commitment, when the entry has one: so the document's
+full reader, e.g. its manufacturer, also proves that what masked readers are shown field by field is
+this document, decision 0055); the entry's leaf hash is included in the tree of the checkpoint; the
 checkpoint is signed by the log's key; and, when a witness policy is given, the checkpoint carries a
 quorum of witness cosignatures. The JSON form is what `cbamhub verify` reads.
 """
@@ -15,6 +17,7 @@ from typing import Any
 
 from .checkpoint import SignedCheckpoint, verify_checkpoint
 from .cosign import WitnessPolicy, aggregate
+from .disclosure import fields_commitment_of
 from .statements import Statement, commitment
 from .verify import VerificationError, leaf_hash, verify_inclusion
 
@@ -89,6 +92,16 @@ def verify_evidence(
             "the document and salt do not reproduce the commitment in the log entry: "
             "the document was altered"
         )
+    if statement.fields is not None:
+        try:
+            fields = fields_commitment_of(evidence.salt, evidence.document)
+        except (ValueError, TypeError) as error:
+            raise VerificationError(f"the document has no per-field commitment: {error}") from error
+        if fields != statement.fields:
+            raise VerificationError(
+                "the document and salt do not reproduce the per-field commitment in the log entry: "
+                "readers of some fields would be shown other values than this document's"
+            )
     signed = verify_checkpoint(SignedCheckpoint.parse(evidence.checkpoint), log_vkey)
     checkpoint = signed.checkpoint
     if checkpoint.size != evidence.tree_size:

@@ -5,12 +5,18 @@ Tiles are public, so anyone can read every entry. The commitment is SHA-256(salt
 a fresh 32-byte salt per document (RFC 8785 canonical JSON), so the log reveals nothing about emissions
 figures, not even by guessing them; whoever is entitled to a record receives it with its salt,
 recomputes the commitment and checks the entry's inclusion.
+
+A published record's entry also carries `fields`, a per-field commitment from the same salt
+(ledger/disclosure.py, decision 0055), so a reader allowed only some fields can verify those. Such an
+entry is statement version 2; every other entry stays version 1, byte for byte as before, so an older
+verifier reads them all and refuses a version-2 entry by its version rather than misreading it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +27,9 @@ import rfc8785
 
 SALT_SIZE = 32
 STATEMENT_VERSION = 1
+FIELDS_STATEMENT_VERSION = 2
+"""The version of a statement that carries a per-field commitment (`fields`)."""
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 class StatementKind(StrEnum):
@@ -73,32 +82,44 @@ class Statement:
     signer: str
     """Key id of the organisation key that signed the event."""
     commitment: str
+    fields: str | None = None
+    """Hex per-field commitment of the document (ledger/disclosure.py), or None (version 1)."""
 
     def to_bytes(self) -> bytes:
-        return canonical(
-            {
-                "v": STATEMENT_VERSION,
-                "kind": self.kind.value,
-                "subject": dict(self.subject),
-                "time": self.time,
-                "signer": self.signer,
-                "commitment": self.commitment,
-            }
-        )
+        members: dict[str, Any] = {
+            "v": STATEMENT_VERSION,
+            "kind": self.kind.value,
+            "subject": dict(self.subject),
+            "time": self.time,
+            "signer": self.signer,
+            "commitment": self.commitment,
+        }
+        if self.fields is not None:
+            members["v"] = FIELDS_STATEMENT_VERSION
+            members["fields"] = self.fields
+        return canonical(members)
 
     @classmethod
     def parse(cls, data: bytes) -> Statement:
-        """Parse an entry; raises ValueError on anything that is not a statement of this version."""
+        """Parse an entry; raises ValueError on anything that is not a canonical statement of a
+        known version (1, or 2 with a `fields` commitment)."""
         try:
             raw = json.loads(data)
-            if raw.get("v") != STATEMENT_VERSION:
-                raise ValueError(f"unknown statement version {raw.get('v')!r}")
+            version = raw.get("v")
+            if version not in (STATEMENT_VERSION, FIELDS_STATEMENT_VERSION):
+                raise ValueError(f"unknown statement version {version!r}")
+            fields = None
+            if version == FIELDS_STATEMENT_VERSION:
+                fields = raw["fields"]
+                if not isinstance(fields, str) or not _HEX_DIGEST.fullmatch(fields):
+                    raise ValueError("the fields commitment is not 64 lowercase hex digits")
             statement = cls(
                 kind=StatementKind(raw["kind"]),
                 subject={str(k): str(v) for k, v in raw["subject"].items()},
                 time=str(raw["time"]),
                 signer=str(raw["signer"]),
                 commitment=str(raw["commitment"]),
+                fields=fields,
             )
         except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as error:
             raise ValueError(f"not a log statement: {error}") from error

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from cbamhub.ledger.disclosure import fields_commitment_of_canonical
 from cbamhub.ledger.log import LogWriter
 from cbamhub.ledger.statements import (
     Statement,
@@ -526,9 +527,9 @@ async def _write(
                 subject={"record": record_id, "installation": _installation(record)},
                 time=time,
                 signer=item.submission.key_id,
-                commitment=commitment_of_canonical(
-                    salt, item.submission.payload
-                ),  # checked canonical
+                # the payload was checked canonical: both commitments hash it as it is
+                commitment=commitment_of_canonical(salt, item.submission.payload),
+                fields=fields_commitment_of_canonical(salt, item.submission.payload),
             ).to_bytes()
         )
         if old:

@@ -11,11 +11,12 @@ import cbamhub.ledger as ledger
 LEDGER_DIR = Path(ledger.__file__).parent
 
 PUBLIC = {
-    "AppendResult", "BlsPublicKey", "BlsSigner", "Checkpoint", "CosignatureSigner", "Ed25519Signer",
-    "Ed25519Verifier", "LogCorrupted", "LogError", "RecordEvidence", "SignedCheckpoint", "Statement",
-    "StatementKind", "TransparencyLog", "TreeHead", "VerificationError", "WitnessPolicy", "commitment",
+    "AppendResult", "BlsPublicKey", "BlsSigner", "Checkpoint", "CosignatureSigner",
+    "DisclosureError", "Ed25519Signer", "Ed25519Verifier", "LogCorrupted", "LogError",
+    "RecordEvidence", "SelectiveDisclosure", "SignedCheckpoint", "Statement", "StatementKind",
+    "TransparencyLog", "TreeHead", "VerificationError", "WitnessPolicy", "commitment",
     "create_engine", "create_tables", "leaf_hash", "node_hash", "sign_checkpoint", "verify_checkpoint",
-    "verify_consistency", "verify_evidence", "verify_inclusion",
+    "verify_consistency", "verify_disclosure", "verify_evidence", "verify_inclusion",
 }  # fmt: skip
 
 
