@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -208,12 +210,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.demo:
         from cbamhub.demo import run_demo
 
-        asyncio.run(run_demo(Path(args.data_dir), args.host, args.port))
+        asyncio.run(run_demo(Path(args.data_dir), args.host or "127.0.0.1", args.port or 8000))
         return EXIT_OK
     from cbamhub.gateway.app import create_app
+    from cbamhub.gateway.serving import Supervisor
     from cbamhub.settings import Settings
 
-    settings = Settings()
+    given = {"host": args.host, "port": args.port, "workers": args.workers}
+    try:
+        settings = Settings().with_overrides(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as error:
+        raise CliError(f"invalid settings: {error}", code=EXIT_USAGE) from None
+    if settings.workers > 1:
+        return Supervisor(settings, settings.workers, debug=args.debug).run()
     uvicorn.run(create_app(settings, debug=args.debug), host=settings.host, port=settings.port)
     return EXIT_OK
 
@@ -240,8 +249,13 @@ def parser() -> argparse.ArgumentParser:
         "--demo", action="store_true", help="embedded demo with witnesses and sample data"
     )
     serve.add_argument("--data-dir", default="var/demo", help="demo data directory")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", help="listen address (default: settings, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default: settings, 8000)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="gateway processes, each with its own SO_REUSEPORT socket (default: settings, 1)",
+    )
     serve.add_argument("--debug", action="store_true", help="GraphiQL and tracebacks")
     serve.set_defaults(func=cmd_serve)
 

@@ -112,7 +112,13 @@ class Settings(BaseSettings):
     )
     witness_interval_seconds: float = Field(default=1.0, gt=0)
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(default=8000, ge=0, le=65535, description="0 = any free port")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="gateway processes serving the port, each with its own SO_REUSEPORT socket "
+        "(cbamhub.gateway.serving); in-process rate limits and caches are then per worker",
+    )
     # Authorization (cbamhub.policies): which engine runs the Rego policies, where an OPA server
     # answers, how long a decision may take before the request is denied, and which bundle to load.
     policy_engine: Literal["embedded", "opa"] = Field(
