@@ -313,8 +313,9 @@ def parser() -> argparse.ArgumentParser:
     checkpoint.add_argument("--threshold", type=int)
     checkpoint.set_defaults(func=cmd_verify_checkpoint)
 
-    from cbamhub import cli_db, cli_declare, cli_grpc, cli_import, cli_keys
+    from cbamhub import cli_anomaly, cli_db, cli_declare, cli_grpc, cli_import, cli_keys
 
+    cli_anomaly.register(sub)
     cli_db.register(sub)
     cli_declare.register(sub)
     cli_grpc.register(sub)

@@ -183,6 +183,32 @@ class Settings(BaseSettings):
     anomaly_model_version: str | None = Field(
         default=None, description="model version to score with; default the folder's active one"
     )
+    # Where ingest scores (decision 0082): in process, or on a remote AnomalyScoring service
+    # (grpc/rpc/anomaly_client.py). Scoring fails open: an unreachable or slow scorer leaves
+    # "unscored" rows naming why; the records still publish.
+    anomaly_scorer_url: str | None = Field(
+        default=None,
+        description="host:port of a remote AnomalyScoring service; unset or empty = in process",
+    )
+    anomaly_scorer_tls_ca: Path | None = Field(
+        default=None, description="PEM CA of the scoring service's certificate; unset = plaintext"
+    )
+    anomaly_scorer_tls_cert: Path | None = Field(
+        default=None, description="PEM client certificate for the scoring service (mutual TLS)"
+    )
+    anomaly_scorer_tls_key: Path | None = Field(
+        default=None, description="PEM key of anomaly_scorer_tls_cert"
+    )
+    anomaly_scorer_deadline_seconds: float = Field(
+        default=2.0, gt=0, description="deadline of one batch's remote scoring call"
+    )
+    # The AnomalyScoring service itself: `cbamhub anomaly-serve` listens here (TLS from grpc_tls_*);
+    # anomaly_grpc_mount also serves it on the hub's main gRPC server (grpc/rpc/server.py).
+    anomaly_grpc_host: str = "127.0.0.1"
+    anomaly_grpc_port: int = Field(default=50052, ge=0, le=65535, description="0 = any free port")
+    anomaly_grpc_mount: bool = Field(
+        default=False, description="serve AnomalyScoring on the main gRPC server too"
+    )
     # Bulk ingest (vault/verification.py): a batch's Ed25519 signatures are checked on this many
     # worker threads while the event loop parses the next rows (PyNaCl releases the GIL); 0 checks
     # them inline. Batches smaller than ingest_threaded_min_batch are always checked inline.

@@ -3,33 +3,44 @@
 The mapping needs context the record alone lacks: the scorer route (from the record's
 `productionMethod.methodId`, else its installation's `production_routes`, through the project's
 configured mapping, anomaly/data/route_mapping.json), the installation's previous report (history
-features) and identical figures from other installations in the same batch (copies). Context is read
-before the shard's writer is taken; scoring itself is CPU only and runs inside the record's
-transaction, so the score row commits with the record.
+features) and identical figures reported by other installations, in this batch or already in the
+shard (copies: a keyed digest of the rounded figures, stored with each score row and indexed).
 
-Scoring fails open: a record that cannot be mapped, or a scorer that raises, leaves the record
-published with an explicit "unscored" row naming why (logged) — scoring never rejects, changes or
-drops a record.
+Everything that reads or waits happens in `prepare`, BEFORE the shard's writer is taken: the
+context reads and the scoring itself, which may be a network call to a remote scorer
+(decision 0082). Inside the writer, `score` only turns the finished scores into rows, so the score
+row still commits with its record and no lock is held across a network call.
+
+Scoring fails open: a record that cannot be mapped, or a scorer that raises, is unreachable or
+misses its deadline, leaves the record published with an explicit "unscored" row naming why
+(logged) — scoring never rejects, changes or drops a record.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+from cbamhub.anomaly.batch_scorer import (
+    BatchScorer,
+    InProcessScorer,
+    ScoringUnavailable,
+    load_scorer,
+)
 from cbamhub.anomaly.record import DataQualityTier as Tier
 from cbamhub.anomaly.record import Methodology as Method
-from cbamhub.anomaly.record import RecordFeatures, with_copy_counts
-from cbamhub.anomaly.registry import ModelRegistry
+from cbamhub.anomaly.record import RecordFeatures
 from cbamhub.anomaly.route_mapping import Mapped, RouteMapping, route_mapping
-from cbamhub.anomaly.scoring import Score, Scorer, ScorerConfig
-from sqlalchemy import select
+from cbamhub.anomaly.scoring import Score
+from sqlalchemy import Select, select
 
 from cbamhub.settings import Settings
 
@@ -63,11 +74,22 @@ class Previous:
     method_id: str
 
 
+FIGURES_DOMAIN = b"cbamhub/anomaly-figures/v1\n"
+SIGNIFICANT_DIGITS = 9
+"""Figures are compared at 9 significant digits: float noise from unit conversion vanishes, while
+two figures reported differently (to at most 9 digits, as records do) stay different."""
+_LOOKUP_CHUNK = 500  # digests per IN (...) query: far below SQLite's and asyncpg's parameter caps
+
+
 @dataclass(frozen=True)
 class Prepared:
-    """Per batch row: the scorer's input, or why the record cannot be scored."""
+    """Per batch row, everything decided before the writer: the scorer's input or why the record
+    cannot be scored (`by_row`), the score or why there is none (`scores`), and the digest of its
+    figures for later copy lookups (`digests`)."""
 
     by_row: Mapping[int, RecordFeatures | str]
+    scores: Mapping[int, Score | str] = field(default_factory=dict)
+    digests: Mapping[int, bytes] = field(default_factory=dict)
 
 
 def _indirect(record: EmissionsRecord) -> tuple[float, float, float]:
@@ -87,9 +109,12 @@ def _indirect(record: EmissionsRecord) -> tuple[float, float, float]:
 def features_of(
     record: EmissionsRecord, mapped: Mapped, previous: Previous | None
 ) -> RecordFeatures:
-    """The scorer's view of a hub record. Precursor shares stay empty: hub records carry precursor
-    masses, not the shares of a mass balance, and the reference gives no mass per tonne to derive
-    them (anomaly/README.md, gaps)."""
+    """The scorer's view of a hub record.
+
+    Precursors: one share per precursor source the record lists, each NaN (unknown). The count is
+    the record's own; a share would be the source's mass per tonne of product over the route's
+    required precursor mass per tonne, which the reference does not give for any modelled route
+    (anomaly/README.md, gaps) — so the mass-balance sum stays missing rather than invented."""
     see_indirect, mwh, ef = _indirect(record)
     return RecordFeatures(
         record_id="",
@@ -101,6 +126,7 @@ def features_of(
         see_indirect=see_indirect,
         electricity_mwh_per_t=mwh,
         electricity_ef=ef,
+        precursor_shares=(math.nan,) * len(record.precursors),
         methodology=_METHOD[record.methodology],
         tier=_TIER[record.data_quality_tier],
         previous_see_direct=None if previous is None else previous.see_direct,
@@ -108,6 +134,20 @@ def features_of(
         technology_change=previous is not None
         and previous.method_id != record.production_method.method_id,
     )
+
+
+def _figure(x: float) -> str:
+    return "-" if math.isnan(x) else f"{x + 0.0:.{SIGNIFICANT_DIGITS}g}"  # + 0.0: no "-0"
+
+
+def figures_digest(index_key: bytes, f: RecordFeatures) -> bytes:
+    """HMAC of the figures whose repetition across installations means copy-paste (the scorer's
+    `value_key`: route, direct and indirect SEE, electricity per tonne), rounded. Keyed with the
+    shard's index key, so the stored digest is no guessable fingerprint of sealed figures."""
+    text = "|".join(
+        (f.route, *(_figure(x) for x in (f.see_direct, f.see_indirect, f.electricity_mwh_per_t)))
+    )
+    return hmac.new(index_key, FIGURES_DOMAIN + text.encode(), hashlib.sha256).digest()
 
 
 def _previous_of(record: EmissionsRecord) -> Previous:
@@ -120,31 +160,45 @@ def _previous_of(record: EmissionsRecord) -> Previous:
 
 
 class AnomalyIngest:
-    """The scorer as the vault uses it at ingest."""
+    """The scorer as the vault uses it at ingest, in process or remote (`BatchScorer`)."""
 
-    def __init__(self, scorer: Scorer, mapping: RouteMapping | None = None) -> None:
+    def __init__(self, scorer: BatchScorer, mapping: RouteMapping | None = None) -> None:
         self.scorer = scorer
         self.mapping = mapping or route_mapping()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AnomalyIngest:
-        registry = (
-            ModelRegistry(Path(settings.anomaly_model_dir))
-            if settings.anomaly_model_dir
-            else ModelRegistry()
+        if settings.anomaly_scorer_url:  # the vault reaches the RPC client only when configured
+            from cbamhub.rpc.anomaly_client import RemoteScorer
+
+            return cls(RemoteScorer.from_settings(settings))
+        return cls(
+            InProcessScorer(
+                load_scorer(
+                    settings.anomaly_model_dir,
+                    settings.anomaly_model_version,
+                    settings.anomaly_threshold,
+                )
+            )
         )
-        model = registry.load(settings.anomaly_model_version)
-        return cls(Scorer(model=model, config=ScorerConfig(threshold=settings.anomaly_threshold)))
+
+    async def aclose(self) -> None:
+        """Close the remote scorer's channel (nothing to do in process)."""
+        await self.scorer.aclose()
 
     async def prepare(self, shard: Shard, records: Mapping[int, EmissionsRecord]) -> Prepared:
-        """Map each row; reads installations' route codes and previous reports. Never raises."""
+        """Map and score each row: reads the installations' route codes, previous reports and
+        copies, then scores the batch with one call. Never raises; call it before the writer."""
         try:
-            return await self._prepare(shard, records)
+            by_row, digests = await self._context(shard, records)
         except Exception as error:  # fail open: the records still publish
             log.exception("anomaly scoring context failed in shard %s", shard.region)
             return Prepared({row: f"unscored: {error!r}" for row in records})
+        return Prepared(by_row, await self._score(by_row), digests)
 
-    async def _prepare(self, shard: Shard, records: Mapping[int, EmissionsRecord]) -> Prepared:
+    async def _context(
+        self, shard: Shard, records: Mapping[int, EmissionsRecord]
+    ) -> tuple[dict[int, RecordFeatures | str], dict[int, bytes]]:
         installations = {r.installation_id for r in records.values() if r.installation_id}
         routes = await _installation_routes(shard, installations)
         out: dict[int, RecordFeatures | str] = {}
@@ -160,44 +214,76 @@ class AnomalyIngest:
             else:
                 out[row] = f"unscored: {found.reason}"
         previous = await _previous_reports(shard, {row: records[row] for row in mapped})
-        for row, route in mapped.items():
-            out[row] = features_of(records[row], route, previous.get(row))
-        features = {row: f for row, f in out.items() if isinstance(f, RecordFeatures)}
-        counted = with_copy_counts(list(features.values()))
-        out.update(zip(features, counted, strict=True))
-        return Prepared(out)
+        features = {
+            row: features_of(records[row], m, previous.get(row)) for row, m in mapped.items()
+        }
+        # Default values are the same published figure for everyone: repeating them is no copy.
+        digests = {
+            row: figures_digest(shard.index_key, f)
+            for row, f in features.items()
+            if records[row].methodology is not Methodology.DEFAULT_VALUES
+        }
+        reporting: dict[bytes, set[str]] = await _installations_with(shard, set(digests.values()))
+        for row, digest in digests.items():
+            reporting[digest].add(features[row].installation_id)
+        for row, digest in digests.items():
+            f = features[row]
+            features[row] = replace(f, copies=len(reporting[digest] - {f.installation_id}))
+        out.update(features)
+        return out, digests
 
-    def score(self, prepared: Prepared, ids: Mapping[int, tuple[str, str]]) -> list[ScoreRow]:
-        """Score rows for the rows in ``ids`` (row -> (record id, manufacturer id)): one
-        ``score_batch`` for the batch. Never raises: a failing scorer gives "unscored" rows."""
-        rows = [r for r in ids if r in prepared.by_row]
-        scorable = [r for r in rows if isinstance(prepared.by_row[r], RecordFeatures)]
-        out: list[ScoreRow] = []
-        for row in rows:
-            reason = prepared.by_row[row]
-            if isinstance(reason, str):
-                out.append(ScoreRow(*ids[row], UNSCORED, unscored_reason=reason))
-        if not scorable:
-            return out
+    async def _score(self, by_row: Mapping[int, RecordFeatures | str]) -> dict[int, Score | str]:
+        """One `score_batch` for the mappable rows; a failure gives every one its reason."""
+        rows = [row for row, f in by_row.items() if isinstance(f, RecordFeatures)]
+        if not rows:
+            return {}
         inputs = []
-        for row in scorable:
-            f = prepared.by_row[row]
+        for row in rows:
+            f = by_row[row]
             assert isinstance(f, RecordFeatures)
-            inputs.append(replace(f, record_id=ids[row][0]))
+            inputs.append(replace(f, record_id=f"row:{row}"))  # record ids come in the writer
         try:
-            scores = self.scorer.score_batch(inputs)
+            scores = await self.scorer.score_batch(inputs)
+            if len(scores) != len(inputs):
+                raise ScoringUnavailable(
+                    f"{self.scorer.description} returned {len(scores)} scores for {len(inputs)}"
+                )
+        except ScoringUnavailable as error:  # fail open: said in the rows, logged without trace
+            log.warning("anomaly scoring of %d records failed: %s", len(inputs), error)
+            return {row: f"unscored: {error}" for row in rows}
         except Exception as error:  # fail open, but loudly
             log.exception("anomaly scorer failed on a batch of %d records", len(inputs))
-            out.extend(
-                ScoreRow(*ids[r], UNSCORED, unscored_reason=f"unscored: {error!r}")
-                for r in scorable
-            )
-            return out
-        out.extend(_row(ids[r], s) for r, s in zip(scorable, scores, strict=True))
+            return {row: f"unscored: {error!r}" for row in rows}
+        return dict(zip(rows, scores, strict=True))
+
+    def score(self, prepared: Prepared, ids: Mapping[int, tuple[str, str]]) -> list[ScoreRow]:
+        """The score rows of the rows in ``ids`` (row -> (record id, manufacturer id)), from the
+        scores `prepare` computed: no scorer call, no I/O, never raises — it runs in the writer."""
+        out: list[ScoreRow] = []
+        for row, ident in ids.items():
+            if row not in prepared.by_row:
+                continue
+            digest = prepared.digests.get(row)
+            outcome = prepared.scores.get(row, prepared.by_row[row])
+            if isinstance(outcome, Score):
+                out.append(_row(ident, outcome, digest))
+            elif isinstance(outcome, str):
+                out.append(
+                    ScoreRow(*ident, UNSCORED, unscored_reason=outcome, figures_digest=digest)
+                )
+            else:  # features without a score: prepare was not given the chance to score
+                out.append(
+                    ScoreRow(
+                        *ident,
+                        UNSCORED,
+                        unscored_reason="unscored: not scored before the write",
+                        figures_digest=digest,
+                    )
+                )
         return out
 
 
-def _row(ident: tuple[str, str], s: Score) -> ScoreRow:
+def _row(ident: tuple[str, str], s: Score, digest: bytes | None) -> ScoreRow:
     explanation: dict[str, Any] = {
         "reasons": [
             {
@@ -224,6 +310,7 @@ def _row(ident: tuple[str, str], s: Score) -> ScoreRow:
         flagged=s.flagged,
         rule_flagged=s.rule.flagged,
         explanation=explanation,
+        figures_digest=digest,
     )
 
 
@@ -236,6 +323,32 @@ async def _installation_routes(shard: Shard, ids: set[str]) -> dict[str, tuple[s
             select(t.c.id, t.c.production_routes).where(t.c.id.in_(sorted(ids)))
         )
         return {r.id: tuple(json.loads(r.production_routes)) for r in rows}
+
+
+def reporting_query(digests: Sequence[bytes]) -> Select[tuple[bytes, str]]:
+    """(digest, installation) pairs of the shard's scored records with any of ``digests``: an
+    indexed lookup (ix_record_scores_figures, then the records' primary key), never a scan."""
+    s, r = schema.record_scores, schema.records
+    return (
+        select(s.c.figures_digest, r.c.installation_id)
+        .distinct()
+        .select_from(s.join(r, r.c.id == s.c.record_id))
+        .where(s.c.figures_digest.in_(list(digests)))
+    )
+
+
+async def _installations_with(shard: Shard, digests: set[bytes]) -> defaultdict[bytes, set[str]]:
+    """Per figures digest, the installations of the shard's records reporting those figures."""
+    out: defaultdict[bytes, set[str]] = defaultdict(set)
+    ordered = sorted(digests)
+    if not ordered:
+        return out
+    async with shard.engine.connect() as conn:
+        for i in range(0, len(ordered), _LOOKUP_CHUNK):
+            rows = await conn.execute(reporting_query(ordered[i : i + _LOOKUP_CHUNK]))
+            for row in rows:
+                out[row.figures_digest].add(row.installation_id)
+    return out
 
 
 async def _previous_reports(

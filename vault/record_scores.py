@@ -3,7 +3,8 @@
 One `record_scores` row per published record, inserted in the record's own transaction (so a record
 is never committed without its score row, and a score never exists without its record). A flagged
 record also opens its place in the review queue (vault/anomaly_reviews.py) and leaves the
-manufacturer a notification. The figures a score quotes are sealed like the record's payload.
+manufacturer a notification. The figures a score quotes are sealed like the record's payload; the
+digest of the figures that lets later batches count copies is keyed (HMAC), not a plain hash.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class ScoreRow:
     rule_flagged: bool | None = None
     explanation: Mapping[str, Any] | None = None  # {"reasons": [...], "rule": {...}}
     unscored_reason: str | None = None
+    figures_digest: bytes | None = None  # keyed digest of the rounded figures (copy lookups)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ async def insert_scores(
                 if s.explanation is None
                 else shard.seal(json.dumps(s.explanation).encode(), s.record_id, "explanation"),
                 "unscored_reason": s.unscored_reason,
+                "figures_digest": s.figures_digest,
                 "scored_at": at,
             }
             for s in scores

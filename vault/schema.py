@@ -238,7 +238,11 @@ record_scores = Table(
     Column("explanation", LargeBinary),  # sealed JSON: reasons (flagged only) and the rule's detail
     Column("unscored_reason", Text),
     Column("scored_at", DateTime(timezone=True), nullable=False),
+    # HMAC (shard index key) of the rounded figures: later batches count copies across
+    # installations by this index (vault/anomaly_ingest.py); NULL when the record was not mapped.
+    Column("figures_digest", LargeBinary),
     Index("ix_record_scores_flagged", "flagged", "scored_at", "record_id"),
+    Index("ix_record_scores_figures", "figures_digest"),
 )
 
 # A verifier's or regulator's review closing a flagged record's place in the queue: a signed

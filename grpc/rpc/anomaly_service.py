@@ -1,25 +1,33 @@
-"""The anomaly scorer as a gRPC service of its own (issue 7), with health and reflection.
+"""The anomaly scorer as a gRPC service (issue 7), with health and reflection.
 
 Stateless and vault-free: it scores the figures in each request with `anomaly.scoring.Scorer`,
-so it can run beside the hub or on another machine. A route or country without reference figures,
-or a non-finite figure, is INVALID_ARGUMENT (never a silent score).
+so it runs on its own (`cbamhub anomaly-serve`, TLS like the main server), mounted in the hub's
+gRPC server (`anomaly_grpc_mount`), or not at all. The hub's ingest calls it through
+`anomaly_client.RemoteScorer`. A route or country without reference figures, or a non-finite
+figure, is INVALID_ARGUMENT (never a silent score); an unset optional figure is "not reported".
+The model runs on a worker thread, so health checks and other calls are answered meanwhile.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from cbamhub.anomaly.batch_scorer import load_scorer
 from cbamhub.anomaly.record import DataQualityTier, Methodology, RecordFeatures
 from cbamhub.anomaly.scoring import Score, Scorer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
+from cbamhub.settings import Settings
+
 from .generated import anomaly_pb2, anomaly_pb2_grpc
+from .tls import server_credentials
 
 SERVICE = anomaly_pb2.DESCRIPTOR.services_by_name["AnomalyScoring"].full_name
 STREAM_BATCH = 256
@@ -29,14 +37,28 @@ class BadRecord(ValueError):
     pass
 
 
+def _optional(request: anomaly_pb2.ScoreRequest, name: str) -> float:
+    """An optional figure: NaN (missing) when unset, never a zero."""
+    return float(getattr(request, name)) if request.HasField(name) else math.nan
+
+
 def features_of(request: anomaly_pb2.ScoreRequest, scorer: Scorer) -> RecordFeatures:
+    who = request.record_id or "(record)"
     try:
         scorer.lookup.cell(request.route, request.country)
         methodology, tier = Methodology(request.methodology), DataQualityTier(request.tier)
     except ValueError as error:
-        raise BadRecord(f"{request.record_id or '(record)'}: {error}") from None
-    if not all(math.isfinite(v) for v in (request.see_direct, request.see_indirect)):
-        raise BadRecord(f"{request.record_id or '(record)'}: emissions must be finite")
+        raise BadRecord(f"{who}: {error}") from None
+    optional = {
+        name: _optional(request, name)
+        for name in ("see_indirect", "electricity_mwh_per_t", "electricity_ef")
+    }
+    if not math.isfinite(request.see_direct) or any(
+        request.HasField(name) and not math.isfinite(v) for name, v in optional.items()
+    ):
+        raise BadRecord(f"{who}: figures must be finite (leave an unreported one unset)")
+    if any(math.isinf(s) for s in request.precursor_shares):
+        raise BadRecord(f"{who}: a precursor share is finite or NaN (unknown)")
     return RecordFeatures(
         record_id=request.record_id,
         installation_id=request.installation_id,
@@ -44,9 +66,9 @@ def features_of(request: anomaly_pb2.ScoreRequest, scorer: Scorer) -> RecordFeat
         country=request.country,
         cn_code=request.cn_code,
         see_direct=request.see_direct,
-        see_indirect=request.see_indirect,
-        electricity_mwh_per_t=request.electricity_mwh_per_t,
-        electricity_ef=request.electricity_ef,
+        see_indirect=optional["see_indirect"],
+        electricity_mwh_per_t=optional["electricity_mwh_per_t"],
+        electricity_ef=optional["electricity_ef"],
         precursor_shares=tuple(request.precursor_shares),
         methodology=methodology,
         tier=tier,
@@ -75,12 +97,17 @@ def reply_of(s: Score) -> anomaly_pb2.ScoreReply:
         ],
         rule_flagged=s.rule.flagged,
         rule_text=s.rule.text,
+        rule_z_direct=s.rule.z_direct,
+        rule_expected_direct=s.rule.expected_direct,
     )
 
 
 class AnomalyScoringService(anomaly_pb2_grpc.AnomalyScoringServicer):
     def __init__(self, scorer: Scorer) -> None:
         self.scorer = scorer
+
+    async def _score(self, batch: Sequence[RecordFeatures]) -> list[Score]:
+        return await asyncio.to_thread(self.scorer.score_batch, batch)
 
     async def Score(
         self, request: anomaly_pb2.ScoreRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -89,7 +116,7 @@ class AnomalyScoringService(anomaly_pb2_grpc.AnomalyScoringServicer):
             features = features_of(request, self.scorer)
         except BadRecord as error:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        return reply_of(self.scorer.score(features))
+        return reply_of((await self._score([features]))[0])
 
     async def ScoreStream(
         self,
@@ -103,28 +130,52 @@ class AnomalyScoringService(anomaly_pb2_grpc.AnomalyScoringServicer):
             except BadRecord as error:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
             if len(batch) == STREAM_BATCH:
-                for s in self.scorer.score_batch(batch):
+                for s in await self._score(batch):
                     yield reply_of(s)
                 batch = []
-        for s in self.scorer.score_batch(batch):
-            yield reply_of(s)
+        if batch:
+            for s in await self._score(batch):
+                yield reply_of(s)
+
+
+def add_scoring_service(server: grpc.aio.Server, scorer: Scorer) -> str:
+    """Register AnomalyScoring on ``server`` (its own or the hub's); returns the service name."""
+    anomaly_pb2_grpc.add_AnomalyScoringServicer_to_server(AnomalyScoringService(scorer), server)
+    return SERVICE
+
+
+def scorer_from_settings(settings: Settings) -> Scorer:
+    """The model the service answers with: anomaly_model_dir/version, anomaly_threshold."""
+    return load_scorer(
+        settings.anomaly_model_dir, settings.anomaly_model_version, settings.anomaly_threshold
+    )
 
 
 @dataclass
 class ScoringServer:
     server: grpc.aio.Server
     port: int
+    health: health_aio.HealthServicer
+    tls: bool
+    model_version: str
 
-    async def stop(self) -> None:
-        await self.server.stop(grace=1)
+    async def stop(self, grace: float | None = 1.0) -> None:
+        """NOT_SERVING first, so load balancers drain it, then stop."""
+        for name in ("", SERVICE):
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.server.stop(grace)
 
 
 async def start_scoring_server(
-    scorer: Scorer, host: str = "127.0.0.1", port: int = 0
+    scorer: Scorer,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    credentials: grpc.ServerCredentials | None = None,
 ) -> ScoringServer:
-    """Serve AnomalyScoring with health checking and reflection (insecure: loopback or a mesh)."""
+    """Serve AnomalyScoring alone, with health checking and reflection; TLS when ``credentials``
+    are given (plaintext only for loopback or a mesh that encrypts)."""
     server = grpc.aio.server()
-    anomaly_pb2_grpc.add_AnomalyScoringServicer_to_server(AnomalyScoringService(scorer), server)
+    add_scoring_service(server, scorer)
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
@@ -132,8 +183,25 @@ async def start_scoring_server(
          reflection.SERVICE_NAME),
         server,
     )  # fmt: skip
-    bound = server.add_insecure_port(f"{host}:{port}")
+    address = f"{host}:{port}"
+    if credentials is None:
+        bound = server.add_insecure_port(address)
+    else:
+        bound = server.add_secure_port(address, credentials)
     await server.start()
     for name in ("", SERVICE):
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return ScoringServer(server, bound)
+    return ScoringServer(server, bound, health, credentials is not None, scorer.model.version)
+
+
+async def start_scoring_server_from_settings(
+    settings: Settings, port: int | None = None
+) -> ScoringServer:
+    """The stand-alone service as `cbamhub anomaly-serve` runs it: the model of the anomaly_*
+    settings on anomaly_grpc_host:anomaly_grpc_port, with the grpc_tls_* TLS of the main server."""
+    return await start_scoring_server(
+        scorer_from_settings(settings),
+        settings.anomaly_grpc_host,
+        settings.anomaly_grpc_port if port is None else port,
+        server_credentials(settings),
+    )

@@ -1,4 +1,5 @@
-"""The gRPC server: CustomsCheck and Registry, standard health checking and server reflection.
+"""The gRPC server: CustomsCheck and Registry (and AnomalyScoring when `anomaly_grpc_mount` is
+set), standard health checking and server reflection.
 
 Built from one Settings object and a shard router (no module-level state: tests run several
 servers in one process). `start_rpc_server` returns a running server bound to its port;
@@ -20,6 +21,7 @@ from grpc_reflection.v1alpha import reflection
 from cbamhub.settings import Settings
 
 from .access import CachedPolicy, NoPolicy, RecordPolicy
+from .anomaly_service import add_scoring_service, scorer_from_settings
 from .authentication import Authenticator
 from .customs_service import CustomsCheckService
 from .external_systems import ExternalSystems
@@ -40,6 +42,8 @@ class RpcServer:
     health: health_aio.HealthServicer
     external: ExternalSystems
     tls: bool
+    services: tuple[str, ...] = HUB_SERVICES
+    """The services served, each with its own health status."""
 
     @property
     def target(self) -> str:
@@ -47,7 +51,7 @@ class RpcServer:
 
     async def stop(self, grace: float | None = 2.0) -> None:
         """NOT_SERVING first, so load balancers drain it, then stop and close the adapters."""
-        for name in ("", *HUB_SERVICES):
+        for name in ("", *self.services):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(grace)
         await self.external.close()
@@ -80,10 +84,13 @@ async def start_rpc_server(
         ),
         server,
     )
+    services: tuple[str, ...] = HUB_SERVICES
+    if settings.anomaly_grpc_mount:  # stateless scoring beside the hub's services (decision 0082)
+        services += (add_scoring_service(server, scorer_from_settings(settings)),)
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
-        (*HUB_SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+        (*services, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
          reflection.SERVICE_NAME),
         server,
     )  # fmt: skip
@@ -94,9 +101,9 @@ async def start_rpc_server(
     else:
         port = server.add_secure_port(address, credentials)
     await server.start()
-    for name in ("", *HUB_SERVICES):
+    for name in ("", *services):
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RpcServer(server, port, health, systems, credentials is not None)
+    return RpcServer(server, port, health, systems, credentials is not None, services)
 
 
 async def serve(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from cbamhub.anomaly.batch_scorer import InProcessScorer
 from cbamhub.anomaly.record import RecordFeatures
 from cbamhub.anomaly.scoring import Score, Scorer
 from cbamhub.vault import publishing, schema
@@ -24,6 +25,12 @@ from vault_world import STEEL, WIRE, World, count
 
 NORMAL = {"specificEmbeddedEmissionsDirect": 2.0, "attributedEmissions": 2000.0}
 SLIP = {"specificEmbeddedEmissionsDirect": 2000.0, "attributedEmissions": 2000000.0}
+
+
+def _model(router: ShardRouter) -> Scorer:
+    """The in-process model the world's router scores with."""
+    assert router.scoring is not None and isinstance(router.scoring.scorer, InProcessScorer)
+    return router.scoring.scorer.scorer
 
 
 async def _score(router: ShardRouter, record_id: str) -> StoredScore:
@@ -43,7 +50,7 @@ async def test_a_plausible_record_is_scored_and_not_flagged(world: World) -> Non
 
     score = await _score(world.router, published.record_id)
     assert score.status == SCORED
-    assert score.model_version == world.router.scoring.scorer.model.version  # type: ignore[union-attr]
+    assert score.model_version == _model(world.router).model.version
     assert score.probability is not None and score.probability < 0.5
     assert not score.flagged and score.rule_flagged is False
     assert score.explanation is not None and score.explanation["reasons"] == []
@@ -133,8 +140,8 @@ class _CountingScorer(Scorer):
 async def test_a_batch_is_scored_with_one_score_batch_and_copies_are_seen(world: World) -> None:
     ingest = world.router.scoring
     assert ingest is not None
-    counting = _CountingScorer(ingest.scorer)
-    world.router.scoring = AnomalyIngest(counting, ingest.mapping)
+    counting = _CountingScorer(_model(world.router))
+    world.router.scoring = AnomalyIngest(InProcessScorer(counting), ingest.mapping)
     maker = await world.org("manufacturer", "CN")
     sites = [await world.site(maker) for _ in range(3)]
     docs = [world.record(s, directEmissions=NORMAL) for s in sites]
@@ -160,8 +167,9 @@ class _BrokenScorer(Scorer):
 async def test_a_failing_scorer_leaves_the_record_published_and_says_so(world: World) -> None:
     ingest = world.router.scoring
     assert ingest is not None
-    broken = _BrokenScorer(model=ingest.scorer.model, lookup=ingest.scorer.lookup)
-    world.router.scoring = AnomalyIngest(broken, ingest.mapping)
+    model = _model(world.router)
+    broken = _BrokenScorer(model=model.model, lookup=model.lookup)
+    world.router.scoring = AnomalyIngest(InProcessScorer(broken), ingest.mapping)
     maker = await world.org("manufacturer", "CN")
     site = await world.site(maker)
     published = await world.publish(site, world.record(site, directEmissions=SLIP))

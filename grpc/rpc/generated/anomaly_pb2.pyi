@@ -55,7 +55,7 @@ class Reason(_message.Message):
     def __init__(self, feature: _Optional[str] = ..., quantity: _Optional[str] = ..., contribution: _Optional[float] = ..., text: _Optional[str] = ...) -> None: ...
 
 class ScoreReply(_message.Message):
-    __slots__ = ("record_id", "model_version", "probability", "flagged", "reasons", "rule_flagged", "rule_text")
+    __slots__ = ("record_id", "model_version", "probability", "flagged", "reasons", "rule_flagged", "rule_text", "rule_z_direct", "rule_expected_direct")
     RECORD_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     PROBABILITY_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +63,8 @@ class ScoreReply(_message.Message):
     REASONS_FIELD_NUMBER: _ClassVar[int]
     RULE_FLAGGED_FIELD_NUMBER: _ClassVar[int]
     RULE_TEXT_FIELD_NUMBER: _ClassVar[int]
+    RULE_Z_DIRECT_FIELD_NUMBER: _ClassVar[int]
+    RULE_EXPECTED_DIRECT_FIELD_NUMBER: _ClassVar[int]
     record_id: str
     model_version: str
     probability: float
@@ -70,4 +72,6 @@ class ScoreReply(_message.Message):
     reasons: _containers.RepeatedCompositeFieldContainer[Reason]
     rule_flagged: bool
     rule_text: str
-    def __init__(self, record_id: _Optional[str] = ..., model_version: _Optional[str] = ..., probability: _Optional[float] = ..., flagged: _Optional[bool] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., rule_flagged: _Optional[bool] = ..., rule_text: _Optional[str] = ...) -> None: ...
+    rule_z_direct: float
+    rule_expected_direct: float
+    def __init__(self, record_id: _Optional[str] = ..., model_version: _Optional[str] = ..., probability: _Optional[float] = ..., flagged: _Optional[bool] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., rule_flagged: _Optional[bool] = ..., rule_text: _Optional[str] = ..., rule_z_direct: _Optional[float] = ..., rule_expected_direct: _Optional[float] = ...) -> None: ...
