@@ -200,7 +200,7 @@ class Settings(BaseSettings):
         default=None, description="PEM key of anomaly_scorer_tls_cert"
     )
     anomaly_scorer_deadline_seconds: float = Field(
-        default=2.0, gt=0, description="deadline of one batch's remote scoring call"
+        default=5.0, gt=0, description="deadline of one batch's remote scoring call"
     )
     # The AnomalyScoring service itself: `cbamhub anomaly-serve` listens here (TLS from grpc_tls_*);
     # anomaly_grpc_mount also serves it on the hub's main gRPC server (grpc/rpc/server.py).

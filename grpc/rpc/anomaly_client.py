@@ -1,7 +1,7 @@
 """The hub's client of a remote AnomalyScoring service: a `BatchScorer` over gRPC.
 
-One ScoreStream call per batch (the service answers it in batches of 256), under one deadline, on
-a channel kept open for the event loop that uses it. Every failure becomes `ScoringUnavailable`
+ScoreBatch calls of at most CHUNK records each, sent together, all under the batch's one deadline,
+on a channel kept open for the event loop that uses it. Every failure becomes `ScoringUnavailable`
 with the scorer's address and the gRPC status in words, which ingest writes into the records'
 "unscored" rows: a remote scorer can delay ingest by at most the deadline, never fail it.
 Replies are mapped back to `Score` values field for field, so remote and in-process scores of the
@@ -25,6 +25,9 @@ from cbamhub.settings import Settings
 
 from .generated import anomaly_pb2, anomaly_pb2_grpc
 from .tls import channel_credentials, open_channel
+
+CHUNK = 1_000
+"""Records per ScoreBatch call: a few hundred kB each way, far below gRPC's 4 MB message cap."""
 
 
 def request_of(r: RecordFeatures) -> anomaly_pb2.ScoreRequest:
@@ -113,26 +116,41 @@ class RemoteScorer:
         if not records:
             return []
         requests = [request_of(r) for r in records]
+        stub = self._stub()
+        calls = [
+            stub.ScoreBatch(
+                anomaly_pb2.ScoreBatchRequest(records=requests[i : i + CHUNK]),
+                timeout=self.deadline_seconds,
+            )
+            for i in range(0, len(requests), CHUNK)
+        ]
         try:
-            call = self._stub().ScoreStream(iter(requests), timeout=self.deadline_seconds)
-            replies = [reply async for reply in call]
+            async with asyncio.timeout(self.deadline_seconds):  # the whole batch, every chunk
+                replies = await asyncio.gather(*calls)
         except grpc.aio.AioRpcError as error:
             raise ScoringUnavailable(self._why(error)) from error
+        except TimeoutError as error:
+            raise ScoringUnavailable(self._late()) from error
+        finally:
+            for call in calls:  # one failed chunk ends the others
+                call.cancel()
+        scores = [s for reply in replies for s in reply.scores]
         sent = [r.record_id for r in requests]
-        if [r.record_id for r in replies] != sent:
+        if [s.record_id for s in scores] != sent:
             raise ScoringUnavailable(
-                f"{self.description} answered {len(replies)} scores for {len(sent)} records, "
+                f"{self.description} answered {len(scores)} scores for {len(sent)} records, "
                 "not one per record in order"
             )
-        return [score_of(r) for r in replies]
+        return [score_of(s) for s in scores]
+
+    def _late(self) -> str:
+        seconds = f"{self.deadline_seconds:g} s"
+        return f"{self.description} did not answer within {seconds} (DEADLINE_EXCEEDED)"
 
     def _why(self, error: grpc.aio.AioRpcError) -> str:
         code = error.code()
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-            return (
-                f"{self.description} did not answer within {self.deadline_seconds:g} s "
-                "(DEADLINE_EXCEEDED)"
-            )
+            return self._late()
         return f"{self.description} failed: {code.name}: {error.details()}"
 
     async def aclose(self) -> None:

@@ -31,6 +31,7 @@ from .tls import server_credentials
 
 SERVICE = anomaly_pb2.DESCRIPTOR.services_by_name["AnomalyScoring"].full_name
 STREAM_BATCH = 256
+MAX_BATCH = 10_000  # records in one ScoreBatch call: bounds one call's memory and CPU
 
 
 class BadRecord(ValueError):
@@ -117,6 +118,20 @@ class AnomalyScoringService(anomaly_pb2_grpc.AnomalyScoringServicer):
         except BadRecord as error:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         return reply_of((await self._score([features]))[0])
+
+    async def ScoreBatch(
+        self, request: anomaly_pb2.ScoreBatchRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> anomaly_pb2.ScoreBatchReply:
+        if len(request.records) > MAX_BATCH:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{len(request.records)} records in one batch; at most {MAX_BATCH}",
+            )
+        try:
+            batch = [features_of(r, self.scorer) for r in request.records]
+        except BadRecord as error:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        return anomaly_pb2.ScoreBatchReply(scores=[reply_of(s) for s in await self._score(batch)])
 
     async def ScoreStream(
         self,

@@ -23,13 +23,12 @@ from cbamhub.anomaly.batch_scorer import InProcessScorer, ScoringUnavailable, lo
 from cbamhub.anomaly.features import build_lookup
 from cbamhub.anomaly.record import RecordFeatures
 from cbamhub.anomaly.synthetic import generate, to_records
-from cbamhub.rpc.anomaly_client import RemoteScorer
-from cbamhub.rpc.anomaly_service import SERVICE, start_scoring_server
+from cbamhub.rpc.anomaly_client import CHUNK, RemoteScorer
+from cbamhub.rpc.anomaly_service import MAX_BATCH, SERVICE, start_scoring_server
 from cbamhub.rpc.generated import anomaly_pb2, anomaly_pb2_grpc
 from cbamhub.rpc.server import HUB_SERVICES, start_rpc_server
 from cbamhub.rpc.tls import channel_credentials, server_credentials
 from cbamhub.vault.shards import ShardRouter
-from conftest import rpc_settings
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
@@ -42,8 +41,8 @@ from cbamhub.settings import Settings
 def _records() -> list[RecordFeatures]:
     """Synthetic records with every kind of anomaly, plus the shapes hub records take: indirect
     figures not reported (NaN), no history, precursor sources of unknown share."""
-    data = generate(400, seed=11)
-    records = to_records(data, build_lookup(), range(400))
+    data = generate(2_400, seed=11)  # three ScoreBatch chunks of at most CHUNK records
+    records = to_records(data, build_lookup(), range(2_400))
     nan = math.nan
     hub_like = [
         replace(records[0], record_id="no-indirect", see_indirect=nan,
@@ -67,6 +66,7 @@ async def test_remote_scores_equal_in_process_scores() -> None:
         await remote.aclose()
         await server.stop()
     expected = await InProcessScorer(scorer).score_batch(records)
+    assert len(records) > 2 * CHUNK
     assert got == expected  # probability, flags, reasons, rule: field for field
     assert sum(s.flagged for s in got) > 20 and all(s.reasons for s in got if s.flagged)
     assert got[-1].flagged and got[-1].reasons[0].quantity == "direct"
@@ -114,7 +114,7 @@ def _request(**changes: object) -> anomaly_pb2.ScoreRequest:
     return anomaly_pb2.ScoreRequest(**fields)  # type: ignore[arg-type]
 
 
-async def test_unreported_figures_are_unset_never_zero_and_set_ones_must_be_finite() -> None:
+async def test_unreported_figures_are_unset_never_zero_and_bad_input_is_refused() -> None:
     server = await start_scoring_server(load_scorer(None, None, 0.5))
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
@@ -124,6 +124,10 @@ async def test_unreported_figures_are_unset_never_zero_and_set_ones_must_be_fini
             assert unset.model_version and with_shares.model_version
             zero = await stub.Score(_request(see_indirect=0.0, electricity_mwh_per_t=0.0))
             assert zero.probability != unset.probability  # a reported zero is another record
+            too_many = anomaly_pb2.ScoreBatchRequest(records=[_request()] * (MAX_BATCH + 1))
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await stub.ScoreBatch(too_many)
+            assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
             for bad in (
                 _request(see_indirect=math.nan),
                 _request(electricity_ef=math.inf),
@@ -145,7 +149,12 @@ def _reflected(target: str) -> set[str]:
 async def test_the_main_server_mounts_the_scoring_service_when_configured(
     tmp_path: Path, mounted: bool
 ) -> None:
-    settings = rpc_settings(tmp_path, anomaly_grpc_mount=mounted)
+    settings = Settings(  # not conftest.rpc_settings: a `conftest` import is ambiguous across dirs
+        data_dir=tmp_path,
+        create_missing_keys=True,
+        grpc_port=0,
+        anomaly_grpc_mount=mounted,
+    )
     router = await ShardRouter.open(settings)
     server = await start_rpc_server(settings, router)
     try:

@@ -24,19 +24,23 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\ranomaly.proto\x12\x12\x63\x62\x61mhub.anomaly.v1\"\xf9\x03\n\x0cScoreRequest\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x17\n\x0finstallation_id\x18\x02 \x01(\t\x12\r\n\x05route\x18\x03 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x04 \x01(\t\x12\x0f\n\x07\x63n_code\x18\x05 \x01(\t\x12\x12\n\nsee_direct\x18\x06 \x01(\x01\x12\x19\n\x0csee_indirect\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\"\n\x15\x65lectricity_mwh_per_t\x18\x08 \x01(\x01H\x01\x88\x01\x01\x12\x1b\n\x0e\x65lectricity_ef\x18\t \x01(\x01H\x02\x88\x01\x01\x12\x18\n\x10precursor_shares\x18\n \x03(\x01\x12\x13\n\x0bmethodology\x18\x0b \x01(\x05\x12\x0c\n\x04tier\x18\x0c \x01(\x05\x12 \n\x13previous_see_direct\x18\r \x01(\x01H\x03\x88\x01\x01\x12\"\n\x15previous_see_indirect\x18\x0e \x01(\x01H\x04\x88\x01\x01\x12\x19\n\x11technology_change\x18\x0f \x01(\x08\x12\x0e\n\x06\x63opies\x18\x10 \x01(\x05\x42\x0f\n\r_see_indirectB\x18\n\x16_electricity_mwh_per_tB\x11\n\x0f_electricity_efB\x16\n\x14_previous_see_directB\x18\n\x16_previous_see_indirect\"O\n\x06Reason\x12\x0f\n\x07\x66\x65\x61ture\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontribution\x18\x03 \x01(\x01\x12\x0c\n\x04text\x18\x04 \x01(\t\"\xe7\x01\n\nScoreReply\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x13\n\x0bprobability\x18\x03 \x01(\x01\x12\x0f\n\x07\x66lagged\x18\x04 \x01(\x08\x12+\n\x07reasons\x18\x05 \x03(\x0b\x32\x1a.cbamhub.anomaly.v1.Reason\x12\x14\n\x0crule_flagged\x18\x06 \x01(\x08\x12\x11\n\trule_text\x18\x07 \x01(\t\x12\x15\n\rrule_z_direct\x18\x08 \x01(\x01\x12\x1c\n\x14rule_expected_direct\x18\t \x01(\x01\x32\xb0\x01\n\x0e\x41nomalyScoring\x12I\n\x05Score\x12 .cbamhub.anomaly.v1.ScoreRequest\x1a\x1e.cbamhub.anomaly.v1.ScoreReply\x12S\n\x0bScoreStream\x12 .cbamhub.anomaly.v1.ScoreRequest\x1a\x1e.cbamhub.anomaly.v1.ScoreReply(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\ranomaly.proto\x12\x12\x63\x62\x61mhub.anomaly.v1\"F\n\x11ScoreBatchRequest\x12\x31\n\x07records\x18\x01 \x03(\x0b\x32 .cbamhub.anomaly.v1.ScoreRequest\"A\n\x0fScoreBatchReply\x12.\n\x06scores\x18\x01 \x03(\x0b\x32\x1e.cbamhub.anomaly.v1.ScoreReply\"\xf9\x03\n\x0cScoreRequest\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x17\n\x0finstallation_id\x18\x02 \x01(\t\x12\r\n\x05route\x18\x03 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x04 \x01(\t\x12\x0f\n\x07\x63n_code\x18\x05 \x01(\t\x12\x12\n\nsee_direct\x18\x06 \x01(\x01\x12\x19\n\x0csee_indirect\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\"\n\x15\x65lectricity_mwh_per_t\x18\x08 \x01(\x01H\x01\x88\x01\x01\x12\x1b\n\x0e\x65lectricity_ef\x18\t \x01(\x01H\x02\x88\x01\x01\x12\x18\n\x10precursor_shares\x18\n \x03(\x01\x12\x13\n\x0bmethodology\x18\x0b \x01(\x05\x12\x0c\n\x04tier\x18\x0c \x01(\x05\x12 \n\x13previous_see_direct\x18\r \x01(\x01H\x03\x88\x01\x01\x12\"\n\x15previous_see_indirect\x18\x0e \x01(\x01H\x04\x88\x01\x01\x12\x19\n\x11technology_change\x18\x0f \x01(\x08\x12\x0e\n\x06\x63opies\x18\x10 \x01(\x05\x42\x0f\n\r_see_indirectB\x18\n\x16_electricity_mwh_per_tB\x11\n\x0f_electricity_efB\x16\n\x14_previous_see_directB\x18\n\x16_previous_see_indirect\"O\n\x06Reason\x12\x0f\n\x07\x66\x65\x61ture\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontribution\x18\x03 \x01(\x01\x12\x0c\n\x04text\x18\x04 \x01(\t\"\xe7\x01\n\nScoreReply\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x13\n\x0bprobability\x18\x03 \x01(\x01\x12\x0f\n\x07\x66lagged\x18\x04 \x01(\x08\x12+\n\x07reasons\x18\x05 \x03(\x0b\x32\x1a.cbamhub.anomaly.v1.Reason\x12\x14\n\x0crule_flagged\x18\x06 \x01(\x08\x12\x11\n\trule_text\x18\x07 \x01(\t\x12\x15\n\rrule_z_direct\x18\x08 \x01(\x01\x12\x1c\n\x14rule_expected_direct\x18\t \x01(\x01\x32\x8a\x02\n\x0e\x41nomalyScoring\x12I\n\x05Score\x12 .cbamhub.anomaly.v1.ScoreRequest\x1a\x1e.cbamhub.anomaly.v1.ScoreReply\x12S\n\x0bScoreStream\x12 .cbamhub.anomaly.v1.ScoreRequest\x1a\x1e.cbamhub.anomaly.v1.ScoreReply(\x01\x30\x01\x12X\n\nScoreBatch\x12%.cbamhub.anomaly.v1.ScoreBatchRequest\x1a#.cbamhub.anomaly.v1.ScoreBatchReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'anomaly_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SCOREREQUEST']._serialized_start=38
-  _globals['_SCOREREQUEST']._serialized_end=543
-  _globals['_REASON']._serialized_start=545
-  _globals['_REASON']._serialized_end=624
-  _globals['_SCOREREPLY']._serialized_start=627
-  _globals['_SCOREREPLY']._serialized_end=858
-  _globals['_ANOMALYSCORING']._serialized_start=861
-  _globals['_ANOMALYSCORING']._serialized_end=1037
+  _globals['_SCOREBATCHREQUEST']._serialized_start=37
+  _globals['_SCOREBATCHREQUEST']._serialized_end=107
+  _globals['_SCOREBATCHREPLY']._serialized_start=109
+  _globals['_SCOREBATCHREPLY']._serialized_end=174
+  _globals['_SCOREREQUEST']._serialized_start=177
+  _globals['_SCOREREQUEST']._serialized_end=682
+  _globals['_REASON']._serialized_start=684
+  _globals['_REASON']._serialized_end=763
+  _globals['_SCOREREPLY']._serialized_start=766
+  _globals['_SCOREREPLY']._serialized_end=997
+  _globals['_ANOMALYSCORING']._serialized_start=1000
+  _globals['_ANOMALYSCORING']._serialized_end=1266
 # @@protoc_insertion_point(module_scope)

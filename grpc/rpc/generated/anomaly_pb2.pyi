@@ -6,6 +6,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ScoreBatchRequest(_message.Message):
+    __slots__ = ("records",)
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[ScoreRequest]
+    def __init__(self, records: _Optional[_Iterable[_Union[ScoreRequest, _Mapping]]] = ...) -> None: ...
+
+class ScoreBatchReply(_message.Message):
+    __slots__ = ("scores",)
+    SCORES_FIELD_NUMBER: _ClassVar[int]
+    scores: _containers.RepeatedCompositeFieldContainer[ScoreReply]
+    def __init__(self, scores: _Optional[_Iterable[_Union[ScoreReply, _Mapping]]] = ...) -> None: ...
+
 class ScoreRequest(_message.Message):
     __slots__ = ("record_id", "installation_id", "route", "country", "cn_code", "see_direct", "see_indirect", "electricity_mwh_per_t", "electricity_ef", "precursor_shares", "methodology", "tier", "previous_see_direct", "previous_see_indirect", "technology_change", "copies")
     RECORD_ID_FIELD_NUMBER: _ClassVar[int]

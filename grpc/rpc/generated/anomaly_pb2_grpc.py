@@ -44,6 +44,11 @@ class AnomalyScoringStub:
                 request_serializer=anomaly__pb2.ScoreRequest.SerializeToString,
                 response_deserializer=anomaly__pb2.ScoreReply.FromString,
                 _registered_method=True)
+        self.ScoreBatch = channel.unary_unary(
+                '/cbamhub.anomaly.v1.AnomalyScoring/ScoreBatch',
+                request_serializer=anomaly__pb2.ScoreBatchRequest.SerializeToString,
+                response_deserializer=anomaly__pb2.ScoreBatchReply.FromString,
+                _registered_method=True)
 
 
 class AnomalyScoringServicer:
@@ -63,6 +68,14 @@ class AnomalyScoringServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ScoreBatch(self, request, context):
+        """Score a batch in one message each way (one score_batch): what the hub's ingest calls, in
+        chunks of at most 10,000 records (more is INVALID_ARGUMENT). Replies are in request order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AnomalyScoringServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +88,11 @@ def add_AnomalyScoringServicer_to_server(servicer, server):
                     servicer.ScoreStream,
                     request_deserializer=anomaly__pb2.ScoreRequest.FromString,
                     response_serializer=anomaly__pb2.ScoreReply.SerializeToString,
+            ),
+            'ScoreBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScoreBatch,
+                    request_deserializer=anomaly__pb2.ScoreBatchRequest.FromString,
+                    response_serializer=anomaly__pb2.ScoreBatchReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -131,6 +149,33 @@ class AnomalyScoring:
             '/cbamhub.anomaly.v1.AnomalyScoring/ScoreStream',
             anomaly__pb2.ScoreRequest.SerializeToString,
             anomaly__pb2.ScoreReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScoreBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cbamhub.anomaly.v1.AnomalyScoring/ScoreBatch',
+            anomaly__pb2.ScoreBatchRequest.SerializeToString,
+            anomaly__pb2.ScoreBatchReply.FromString,
             options,
             channel_credentials,
             insecure,
