@@ -5,11 +5,13 @@
     python bench/bench_gateway.py --help              # every knob, with its default
 
 Needs `wrk` (Debian: `sudo apt-get install wrk`); installs nothing itself. Sections:
-  1. throughput  wrk -t2 -c<connections> POST (Lua script) against two uvicorn servers, 2 workers
-                 each: the floor (bench_gateway_app.create_floor_app: 10 constant records with their
-                 proofs, strawberry's ParserCache and ValidationCache, nothing else) and the hub
-                 (bench_gateway_app.create_app_from_env: create_app on SQLite shards in a temp dir,
-                 embedded Rego engine) answering an importer's `records(first: 10)` with inclusion
+  1. throughput  wrk -t2 -c<connections> POST (Lua script) against two servers of 2 workers each:
+                 the floor under `uvicorn --workers 2` as the issue defines it
+                 (bench_gateway_app.create_floor_app: 10 constant records with their proofs,
+                 strawberry's ParserCache and ValidationCache, nothing else) and the hub as it is
+                 deployed, `cbamhub serve --workers 2` (a SO_REUSEPORT socket per worker; create_app
+                 on SQLite shards in a temp dir, embedded Rego engine; --hub-uvicorn adds the hub
+                 under uvicorn's shared socket as a third row) answering an importer's `records(first: 10)` with inclusion
                  proofs, bearer token (obtained once from /auth/token with an RFC 9421 signed
                  request, the token secret shared by both workers), authenticated, rate-limited
                  (limit raised so the run is not refused) and policy-checked. The two alternate for
@@ -57,7 +59,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
@@ -305,39 +307,69 @@ class Server:
         return found
 
     def worker_pids(self) -> list[int]:
+        """The server's worker processes (not multiprocessing's resource tracker)."""
         pids: list[int] = []
         for task in Path(f"/proc/{self.process.pid}/task").iterdir():
             with contextlib.suppress(OSError):
                 pids += [int(p) for p in (task / "children").read_text().split()]
-        return pids
+        workers = []
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    workers.append(pid)
+        return workers
+
+
+def uvicorn_command(factory: str, port: int, workers: int) -> list[str]:
+    """uvicorn's own multi-process mode: the workers share one listening socket."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        factory,
+        "--app-dir",
+        str(BENCH),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+
+
+def cbamhub_serve_command(port: int, workers: int) -> list[str]:
+    """The hub as it is deployed: `cbamhub serve`, one SO_REUSEPORT socket per worker."""
+    return [
+        sys.executable,
+        "-m",
+        "cbamhub.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
 
 
 @contextlib.contextmanager
-def uvicorn(name: str, factory: str, env: dict[str, str], workers: int) -> Iterator[Server]:
+def serving(
+    name: str, command: Callable[[int], list[str]], env: dict[str, str]
+) -> Iterator[Server]:
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CBAMHUB_")}
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            factory,
-            "--app-dir",
-            str(BENCH),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
+        command(port),
         env={**clean, **env},
         cwd=REPO,
         start_new_session=True,
+        stderr=subprocess.DEVNULL,
     )
     try:
         yield Server(name, f"http://127.0.0.1:{port}", process)
@@ -893,19 +925,41 @@ async def main(args: argparse.Namespace) -> int:
         body_file = tmp / "query.json"
         body_file.write_text(json.dumps({"query": QUERY}))
         workers = args.workers
-        with (
-            uvicorn("floor", "bench_gateway_app:create_floor_app", {}, workers) as floor,
-            uvicorn("hub", "bench_gateway_app:create_app_from_env", env, workers) as hub,
-        ):
+        floor_app, hub_app = (
+            "bench_gateway_app:create_floor_app",
+            "bench_gateway_app:create_app_from_env",
+        )
+        with contextlib.ExitStack() as servers:
+            floor = servers.enter_context(
+                serving("floor", lambda port: uvicorn_command(floor_app, port, workers), {})
+            )
+            hub = servers.enter_context(
+                serving("hub", lambda port: cbamhub_serve_command(port, workers), env)
+            )
+            extra = []
+            if args.hub_uvicorn:
+                extra.append(
+                    servers.enter_context(
+                        serving(
+                            "hub/uvicorn", lambda port: uvicorn_command(hub_app, port, workers), env
+                        )
+                    )
+                )
             await wait_ready(floor, "/graphql?query=%7B__typename%7D", workers=workers)
-            await wait_ready(hub, "/healthz", workers=workers)
+            for served in (hub, *extra):
+                await wait_ready(served, "/healthz", workers=workers)
             token = await obtain_token(hub.url, importer_id, importer_key)
             bearer = {"Authorization": f"Bearer {token}"}
             floor_size = await check_answer(floor.url, {}, "floor")
             hub_size = await check_answer(hub.url, bearer, "hub")
+            for served in extra:
+                await check_answer(served.url, bearer, served.name)
             out(
-                f"servers:  uvicorn --workers {workers} each; answer sizes floor {floor_size:,} B, "
-                f"hub {hub_size:,} B (10 records with proofs, checked before timing)"
+                f"servers:  floor: uvicorn --workers {workers} (one shared socket); hub: cbamhub "
+                f"serve --workers {workers} (a socket per worker)"
+                + (f"; hub/uvicorn: the hub under uvicorn --workers {workers}" if extra else "")
+                + f"; answer sizes floor {floor_size:,} B, hub {hub_size:,} B (10 records with "
+                "proofs, checked before timing)"
             )
             floor_lua = write_lua(tmp, "floor", None)
             hub_lua = write_lua(tmp, "hub", token)
@@ -919,9 +973,10 @@ async def main(args: argparse.Namespace) -> int:
                 f"{'server':<18} {'req/s':>7} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} "
                 f"{'max ms':>7} {'ok':>7} {'bad':>4} {'cpu ms/r':>8} {'busiest w':>9}"
             )
-            results: dict[str, list[WrkResult]] = {"floor": [], "hub": []}
+            results: dict[str, list[WrkResult]] = {s.name: [] for s in (floor, hub, *extra)}
+            runs = [(floor, floor_lua), (hub, hub_lua)] + [(s, hub_lua) for s in extra]
             for round_ in range(args.rounds):
-                for server, script in ((floor, floor_lua), (hub, hub_lua)):
+                for server, script in runs:
                     run_wrk(wrk, server, script, args.warmup, args.connections, args.threads)
                     result = run_wrk(
                         wrk, server, script, args.seconds, args.connections, args.threads
@@ -1005,7 +1060,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=1, help="floor/hub alternations")
     parser.add_argument("--connections", type=int, default=16, help="wrk -c")
     parser.add_argument("--threads", type=int, default=2, help="wrk -t")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers per server")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes per server")
+    parser.add_argument(
+        "--hub-uvicorn",
+        action="store_true",
+        help="also serve the hub with uvicorn --workers (one shared socket), for comparison",
+    )
     parser.add_argument(
         "--records", type=int, default=1000, help="records seeded (>= 10; 256 fill a bundle)"
     )

@@ -223,7 +223,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(f"invalid settings: {error}", code=EXIT_USAGE) from None
     if settings.workers > 1:
         return Supervisor(settings, settings.workers, debug=args.debug).run()
-    uvicorn.run(create_app(settings, debug=args.debug), host=settings.host, port=settings.port)
+    app = create_app(settings, debug=args.debug)
+    # access_log off: the gateway writes its own JSON access line (middleware/request_id.py)
+    uvicorn.run(app, host=settings.host, port=settings.port, access_log=False)
     return EXIT_OK
 
 

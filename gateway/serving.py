@@ -61,7 +61,9 @@ def serve_worker(settings: Settings, debug: bool) -> None:
     from .app import create_app
 
     sock = listening_socket(settings.host, settings.port)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, debug=debug), log_level="info"))
+    # access_log off: the gateway writes its own JSON access line (middleware/request_id.py)
+    config = uvicorn.Config(create_app(settings, debug=debug), log_level="info", access_log=False)
+    server = uvicorn.Server(config)
     asyncio.run(server.serve(sockets=[sock]))
 
 
