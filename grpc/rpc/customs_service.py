@@ -4,8 +4,10 @@ A line is answered only when every condition holds, each with its own status: th
 customs organisation, the importer is registered, a record exists for the line, it matches the
 line's goods and origin, the policy allows the check (the importer holds an active grant covering
 the record), and the record is verified. The answer gives what the policy discloses to customs
-(figures and quality, decision 0053) and the ledger evidence: customs checks the entry's inclusion
-under the log's signed checkpoint itself, with the log key alone.
+(figures and quality, decision 0053) and the ledger evidence: the entry's inclusion under the log's
+signed checkpoint and the selective disclosure of the members customs may see (decision 0055), from
+which customs recomputes the figures itself (`customs_verification.verify_line_check`), with the
+log key alone.
 """
 
 from __future__ import annotations
@@ -19,14 +21,15 @@ from typing import Any
 import grpc
 from cbamhub.vault.errors import BadInput, Forbidden
 from cbamhub.vault.reading import StoredRecord
-from cbamhub.vault.record_model import annex_i, normalise_cn
+from cbamhub.vault.record_model import normalise_cn
 
 from cbamhub.settings import Settings
 
-from .access import CUSTOMS_ROLE, CachedPolicy, Disclosure, RecordPolicy
+from .access import CUSTOMS_ROLE, CachedPolicy, RecordPolicy
 from .authentication import Authenticator, Caller
 from .evidence_message import evidence_message
 from .generated import customs_pb2, customs_pb2_grpc, hub_evidence_pb2
+from .line_figures import SpecificFigures, specific_figures
 from .record_access import VERIFIED, CachedRecordAccess, LineKey, RecordAccess, normalise_period
 from .status import RpcError, abort, line_code
 
@@ -48,8 +51,11 @@ def _decimal(text: str, field: str) -> Decimal:
     return value
 
 
-def _figure(value: float | None) -> Decimal:
-    return Decimal(0) if value is None else Decimal(repr(value))
+@dataclass(frozen=True)
+class _Built:
+    stored: StoredRecord
+    evidence: hub_evidence_pb2.Evidence
+    figures: SpecificFigures
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,7 @@ class CustomsCheckService(customs_pb2_grpc.CustomsCheckServicer):
         self._authenticator = authenticator
         self._policy = policy
         self._records = records
-        self._evidence: dict[tuple[str, bool], tuple[StoredRecord, hub_evidence_pb2.Evidence]] = {}
+        self._evidence: dict[tuple[str, tuple[str, ...]], _Built] = {}
 
     async def _caller(
         self, context: grpc.aio.ServicerContext[Any, Any], method: str, request: Any
@@ -105,7 +111,7 @@ class CustomsCheckService(customs_pb2_grpc.CustomsCheckServicer):
         policy: RecordPolicy,
         records: RecordAccess,
         raw: customs_pb2.DeclarationLine,
-        evidence: dict[tuple[str, bool], tuple[StoredRecord, hub_evidence_pb2.Evidence]],
+        evidence: dict[tuple[str, tuple[str, ...]], _Built],
     ) -> customs_pb2.LineCheck:
         """One line's answer; raises the vault's typed errors (or RpcError) when it cannot be given."""
         line = _parse(raw)
@@ -130,14 +136,41 @@ class CustomsCheckService(customs_pb2_grpc.CustomsCheckServicer):
                 f"record {record_id} is {state.status}, not verified{successor}",
             )
         withheld = disclosure.withheld(stored.document)
-        key = (record_id, not withheld)
+        key = (record_id, tuple(withheld))  # each view of a record has its own disclosure
         built = evidence.get(key)
-        if built is None or built[0] is not stored:  # one message per read of the record
+        if built is None or built.stored is not stored:  # once per read of the record
             if len(evidence) > 10_000:
                 evidence.clear()
-            message = evidence_message(stored, disclose=not withheld)
-            built = evidence[key] = (stored, message)
-        return self._answer(line, stored, state.status, built[1], disclosure, withheld)
+            built = evidence[key] = self._build(stored, line.cn, withheld)
+        figures = built.figures.for_mass(line.mass)
+        return customs_pb2.LineCheck(
+            line_id=raw.line_id,
+            code=0,
+            record_id=stored.record_id,
+            record_state=state.status,
+            evidence=built.evidence,
+            withheld_fields=withheld,
+            quality_tier=figures.quality_tier,
+            see_direct=figures.see_direct,
+            see_indirect=figures.see_indirect,
+            see_total=figures.see_total,
+            embedded_direct=figures.embedded_direct,
+            embedded_indirect=figures.embedded_indirect,
+            embedded_total=figures.embedded_total,
+        )
+
+    @staticmethod
+    def _build(stored: StoredRecord, cn: str, withheld: list[str]) -> _Built:
+        """The evidence and the figures of a record as this caller sees it. The figures come from
+        the members customs sees, exactly as customs recomputes them from the disclosure."""
+        hidden = set(withheld)
+        members = {k: v for k, v in stored.document.items() if k not in hidden}
+        visible = list(members) if hidden else None
+        return _Built(
+            stored,
+            evidence_message(stored, visible=visible),
+            specific_figures(members, hidden, cn),
+        )
 
     @staticmethod
     def _matches(line: _Line, stored: StoredRecord) -> None:
@@ -149,43 +182,6 @@ class CustomsCheckService(customs_pb2_grpc.CustomsCheckServicer):
                 "country_of_origin",
                 f"record {stored.record_id} is of an installation in {record.country_code}",
             )
-
-    @staticmethod
-    def _answer(
-        line: _Line,
-        stored: StoredRecord,
-        status: str,
-        evidence: hub_evidence_pb2.Evidence,
-        disclosure: Disclosure,
-        withheld: list[str],
-    ) -> customs_pb2.LineCheck:
-        record = stored.record
-        answer = customs_pb2.LineCheck(
-            line_id=line.line.line_id,
-            code=0,
-            record_id=stored.record_id,
-            record_state=status,
-            evidence=evidence,
-            withheld_fields=withheld,
-        )
-        if disclosure.permits("data_quality_tier"):
-            answer.quality_tier = record.data_quality_tier.value
-        if not (
-            disclosure.permits("direct_emissions") and disclosure.permits("indirect_emissions")
-        ):
-            return answer  # no figures the policy does not let through, not even a total
-        direct = _figure(record.direct_emissions.specific_embedded_emissions_direct)
-        indirect = Decimal(0)
-        # Art. 7(1): indirect emissions count only outside Annex II; they are reported as counted.
-        if record.indirect_emissions is not None and annex_i().indirect_counts(line.cn):
-            indirect = _figure(record.indirect_emissions.specific_embedded_emissions_indirect)
-        answer.see_direct = str(direct)
-        answer.see_indirect = str(indirect)
-        answer.see_total = str(direct + indirect)
-        answer.embedded_direct = str(line.mass * direct)
-        answer.embedded_indirect = str(line.mass * indirect)
-        answer.embedded_total = str(line.mass * (direct + indirect))
-        return answer
 
     def _deadline(self, context: grpc.aio.ServicerContext[Any, Any]) -> float:
         remaining = context.time_remaining()
@@ -214,7 +210,7 @@ class CustomsCheckService(customs_pb2_grpc.CustomsCheckServicer):
         # One consistent view per consignment: each record, grant and state is read once.
         records = CachedRecordAccess(self._records, float("inf"))
         policy = CachedPolicy(self._policy, float("inf"))
-        evidence: dict[tuple[str, bool], tuple[StoredRecord, hub_evidence_pb2.Evidence]] = {}
+        evidence: dict[tuple[str, tuple[str, ...]], _Built] = {}
         loop = asyncio.get_running_loop()
         ends_at = loop.time() + self._deadline(context)
         try:

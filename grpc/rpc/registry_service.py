@@ -29,6 +29,8 @@ from cbamhub.jurisdictions.see import SEE
 from cbamhub.ledger.statements import Statement
 from cbamhub.vault.errors import BadInput, Forbidden
 from cbamhub.vault.ids import new_id
+from cbamhub.vault.record_model import CarbonPricePaid
+from pydantic import ValidationError
 
 from cbamhub.settings import Settings
 
@@ -50,6 +52,32 @@ _STATES = {
     "ACCEPTED": registry_pb2.ACCEPTED,
     "REJECTED": registry_pb2.REJECTED,
 }
+
+
+CARBON_PRICE_PAID = "carbonPricePaid"
+
+
+def carbon_price_items(member: Any) -> list[registry_pb2.CarbonPricePaid]:
+    """The answer's items from a record's `carbonPricePaid` member (KIT form): the server answers
+    with this and a client recomputes the items from the member it verified (decision 0055).
+    Raises ValueError when the member is not a list of carbon prices paid."""
+    if not isinstance(member, list):
+        raise ValueError(f"{CARBON_PRICE_PAID} is not a list")
+    try:
+        paid = [CarbonPricePaid.model_validate(item) for item in member]
+    except ValidationError as error:
+        raise ValueError(f"{CARBON_PRICE_PAID}: {error}") from error
+    return [
+        registry_pb2.CarbonPricePaid(
+            type_of_instrument=p.type_of_instrument,
+            amount=repr(p.amount_of_carbon_price_paid),
+            currency=p.currency,
+            country_code=p.country_code,
+            legal_act=p.description_and_indication_of_legal_act or "",
+            independent_person=f"{p.independent_person_id.key}={p.independent_person_id.value}",
+        )
+        for p in paid
+    ]
 
 
 def _unconfigured(system: str) -> RpcError:
@@ -364,24 +392,13 @@ class RegistryService(registry_pb2_grpc.RegistryServicer):
                         f"the carbon price paid of record {request.record_id} is not shared "
                         "with this caller"
                     )
-                items = [
-                    registry_pb2.CarbonPricePaid(
-                        type_of_instrument=p.type_of_instrument,
-                        amount=repr(p.amount_of_carbon_price_paid),
-                        currency=p.currency,
-                        country_code=p.country_code,
-                        legal_act=p.description_and_indication_of_legal_act or "",
-                        independent_person=(
-                            f"{p.independent_person_id.key}={p.independent_person_id.value}"
-                        ),
-                    )
-                    for p in stored.record.carbon_price_paid
-                ]
                 withheld = disclosure.withheld(stored.document)
+                visible = [k for k in stored.document if k not in withheld] if withheld else None
                 return registry_pb2.CarbonPricePaidEvidence(
                     record_id=stored.record_id,
-                    items=items,
-                    evidence=evidence_message(stored, disclose=not withheld),
+                    # from the disclosed member, as the caller recomputes them (decision 0055)
+                    items=carbon_price_items(stored.document.get(CARBON_PRICE_PAID, [])),
+                    evidence=evidence_message(stored, visible=visible),
                     withheld_fields=withheld,
                 )
         except Exception as error:

@@ -1,19 +1,24 @@
 """CustomsCheck on verified records: the figures for the line's mass as the policy lets customs see
-them, and a proof customs checks itself with the log's public key alone (RFC 9162 inclusion of the
-record's entry under a checkpoint the log signed)."""
+them, and a proof customs checks itself with the log's public key alone: RFC 9162 inclusion of the
+record's entry under a checkpoint the log signed, and the selective disclosure of the members it may
+see against the entry's per-field commitment, from which it recomputes every figure (decision 0055).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
+from typing import Any
 
 import grpc
 import pytest
+from cbamhub.ledger.disclosure import DisclosureError
 from cbamhub.ledger.statements import Statement, StatementKind
 from cbamhub.ledger.verify import VerificationError
 from cbamhub.rpc.customs_service import CHECK_CONSIGNMENT
+from cbamhub.rpc.customs_verification import AnswerMismatch, verify_line_check
 from cbamhub.rpc.evidence_message import record_evidence, verify_entry_inclusion
 from cbamhub.rpc.generated import customs_pb2
 from cbamhub.vault.shards import load_log_signer
@@ -54,7 +59,7 @@ async def test_a_verified_granted_record_answers_with_a_proof(world: World, supp
     assert answer.quality_tier == "measured"
 
     # customs sees figures and quality, never activity data or location (policies/fields.rego
-    # customs_view); the commitment covers the whole document, so document and salt are withheld
+    # customs_view): no document and salt, but the disclosure of the members it may see
     assert list(answer.withheld_fields) == [
         "activityData", "countryCode", "installationCbamId", "operatorCbamId",
         "productionMethod", "unLoCode",
@@ -62,16 +67,24 @@ async def test_a_verified_granted_record_answers_with_a_proof(world: World, supp
     assert answer.evidence.document == b"" and answer.evidence.salt == b""
     with pytest.raises(ValueError, match="withheld"):
         record_evidence(answer.evidence)
-    # what customs checks without trusting the hub, with the log's public key alone: the record's
-    # entry is in the log under a checkpoint the log signed
+    assert [f.name for f in answer.evidence.disclosure.withheld] == list(answer.withheld_fields)
+    # what customs checks without trusting the hub, with the log's public key alone: the entry is in
+    # the log, the disclosed members open its per-field commitment, and they give every figure
     vkey = load_log_signer(world.settings, "tr").vkey()
-    statement = verify_entry_inclusion(answer.evidence, vkey)
-    assert statement.kind == StatementKind.RECORD_PUBLISHED
-    assert statement.subject["record"] == record_id
+    checked = verify_line_check(answer, line(installation_id=supply.installation.id), vkey)
+    assert checked.statement.kind == StatementKind.RECORD_PUBLISHED
+    assert checked.statement.subject["record"] == record_id
+    assert checked.members["directEmissions"] == {"specificEmbeddedEmissionsDirect": 1.92}
+    assert "activityData" not in checked.members and "activityData" in checked.withheld
     assert answer.evidence.region == "tr"
     stored = await world.server_records_read(record_id)
-    assert statement.commitment == Statement.parse(stored.evidence.entry).commitment
+    assert checked.statement == Statement.parse(stored.evidence.entry)
     assert stored.document == document
+    # nothing of the withheld members travels, only their digests
+    assert b"netMass" not in answer.SerializeToString()
+    assert (
+        b'"TR"' not in answer.SerializeToString() and b"OPR-TEST" not in answer.SerializeToString()
+    )
 
     # by record id, and by manufacturer instead of installation
     by_id = await stub.CheckLine(line(record_id=record_id), timeout=10)
@@ -104,6 +117,95 @@ async def test_an_altered_proof_fails_the_customs_side_check(world: World, suppl
     checkpoint.evidence.checkpoint = answer.evidence.checkpoint.replace("\n", "\n\n", 1)
     with pytest.raises(VerificationError):
         verify_entry_inclusion(checkpoint.evidence, vkey)
+
+
+def _altered(
+    answer: customs_pb2.LineCheck, change: Callable[[customs_pb2.LineCheck], None]
+) -> customs_pb2.LineCheck:
+    copy = customs_pb2.LineCheck()
+    copy.CopyFrom(answer)
+    change(copy)
+    return copy
+
+
+async def test_customs_detects_a_tampered_answer(world: World, supply: Supply) -> None:
+    """Whatever the hub (or anything between) changes in a masked answer, customs' own check
+    fails: the figures, the disclosed members and their salts, the withheld digests and names, the
+    record the answer names, or the evidence of another record."""
+    record_id = await supply.publish(supply.record(see_direct=1.92))
+    other_id = await supply.publish(supply.record(see_direct=0.92))
+    await supply.grant(world.importer)
+    stub = world.customs_stub(world.customs)
+    request = line(record_id=record_id)
+    answer = await stub.CheckLine(request, timeout=10)
+    other = await stub.CheckLine(line(record_id=other_id), timeout=10)
+    vkey = load_log_signer(world.settings, "tr").vkey()
+    verify_line_check(answer, request, vkey)
+    verify_line_check(other, line(record_id=other_id), vkey)
+
+    def disclosed(a: customs_pb2.LineCheck, name: str) -> Any:
+        return next(f for f in a.evidence.disclosure.disclosed if f.name == name)
+
+    def see(value: bytes) -> Callable[[customs_pb2.LineCheck], None]:
+        return lambda a: setattr(disclosed(a, "directEmissions"), "value", value)
+
+    def swap_salts(a: customs_pb2.LineCheck) -> None:
+        see_field, tier = disclosed(a, "directEmissions"), disclosed(a, "dataQualityTier")
+        see_field.salt, tier.salt = tier.salt, see_field.salt
+
+    def drop_withheld(a: customs_pb2.LineCheck) -> None:
+        del a.evidence.disclosure.withheld[0]
+        del a.withheld_fields[0]
+
+    def rename_withheld(a: customs_pb2.LineCheck) -> None:
+        a.evidence.disclosure.withheld[0].name = "activity"
+
+    def add_member(a: customs_pb2.LineCheck) -> None:
+        a.evidence.disclosure.disclosed.add(name="extra", value=b"1", salt=bytes(32))
+
+    def hide_member(a: customs_pb2.LineCheck) -> None:  # claim a disclosed member was withheld
+        tier = disclosed(a, "dataQualityTier")
+        a.evidence.disclosure.disclosed.remove(tier)
+        a.evidence.disclosure.withheld.add(name="dataQualityTier", digest="0" * 64)
+        a.withheld_fields.append("dataQualityTier")
+        a.quality_tier = ""
+
+    def other_evidence(a: customs_pb2.LineCheck) -> None:
+        a.evidence.CopyFrom(other.evidence)
+
+    figures = {
+        "see_direct": lambda a: setattr(a, "see_direct", "0.92"),
+        "embedded_total": lambda a: setattr(a, "embedded_total", "11.5"),
+        "quality_tier": lambda a: setattr(a, "quality_tier", "verifiedMeasured"),
+        "withheld list": lambda a: a.withheld_fields.append("methodology"),
+        "record id": lambda a: setattr(a, "record_id", other_id),
+    }
+    disclosure = {
+        # the figure changed in the member too, so the answer and the member agree
+        "changed SEE": see(b'{"specificEmbeddedEmissionsDirect":0.92}'),
+        "SEE given as a string": see(b'{"specificEmbeddedEmissionsDirect":"1.92"}'),
+        "swapped salts": swap_salts,
+        "dropped withheld digest": drop_withheld,
+        "renamed withheld member": rename_withheld,
+        "added member": add_member,
+        "member hidden": hide_member,
+    }
+    for cases, error in ((figures, AnswerMismatch), (disclosure, DisclosureError)):
+        for what, change in cases.items():
+            try:
+                verify_line_check(_altered(answer, change), request, vkey)
+            except error:
+                continue
+            pytest.fail(f"not detected as {error.__name__}: {what}")
+    # another record's (valid, logged) evidence under this answer's record id and figures
+    with pytest.raises(AnswerMismatch, match="record"):
+        verify_line_check(_altered(answer, other_evidence), request, vkey)
+    # the answer of another line: its CN code is not this record's
+    with pytest.raises(AnswerMismatch, match="CN"):
+        verify_line_check(answer, line(record_id=record_id, cn_code="72082500"), vkey)
+    # a different mass: the embedded figures are not the answer's
+    with pytest.raises(AnswerMismatch, match="embedded"):
+        verify_line_check(answer, line(record_id=record_id, net_mass="13"), vkey)
 
 
 async def _code(world: World, request: customs_pb2.DeclarationLine) -> grpc.StatusCode:
@@ -168,12 +270,17 @@ async def test_a_consignment_of_ten_thousand_lines(world: World, supply: Supply)
     assert {a.code for a in failed} == {grpc.StatusCode.FAILED_PRECONDITION.value[0]}
     ok = [a for a in answers if a.code == 0]
     vkey = load_log_signer(world.settings, "tr").vkey()
-    for record_id in records:  # customs verifies each distinct proof once
+    sent = {f"L{i:05d}": line(record_id=names[i % 5], net_mass=str(1 + i % 7)) for i in range(60)}
+    for record_id in records:  # customs verifies each distinct proof (and disclosure) once
         first = next(a for a in ok if a.record_id == record_id)
-        assert verify_entry_inclusion(first.evidence, vkey).subject["record"] == record_id
+        assert verify_line_check(first, sent[first.line_id], vkey).statement.subject["record"] == (
+            record_id
+        )
     for a in ok[:50]:
         mass = Decimal(1 + int(a.line_id[1:]) % 7)
         assert Decimal(a.embedded_total) == mass * Decimal(a.see_total)
+        request = line(line_id=a.line_id, record_id=a.record_id, net_mass=str(mass))
+        verify_line_check(a, request, vkey)  # every line's figures follow from its disclosure
     assert await call.code() == grpc.StatusCode.OK
 
 
@@ -188,3 +295,15 @@ async def test_a_grant_that_shares_no_figures_gives_customs_none(
     assert answer.code == 0 and answer.quality_tier == "measured"
     assert (answer.see_direct, answer.see_total, answer.embedded_total) == ("", "", "")
     assert "directEmissions" in answer.withheld_fields
+    # a narrower view has its own disclosure, which customs verifies just the same: the tier it is
+    # shown is the record's, and no figure is claimed
+    vkey = load_log_signer(world.settings, "tr").vkey()
+    checked = verify_line_check(answer, line(record_id=record_id), vkey)
+    assert set(checked.members) == {"cnCode", "dataQualityTier", "methodology"} | {
+        "manufacturerId", "installationId", "productLineId"
+    }  # fmt: skip
+    forged = customs_pb2.LineCheck()
+    forged.CopyFrom(answer)
+    forged.see_direct = "1.92"  # a figure the disclosure does not give
+    with pytest.raises(AnswerMismatch, match="see_direct"):
+        verify_line_check(forged, line(record_id=record_id), vkey)

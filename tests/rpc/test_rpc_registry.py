@@ -15,12 +15,14 @@ from pathlib import Path
 import grpc
 import pytest
 from cbamhub.jurisdictions.documents import validate
+from cbamhub.ledger.disclosure import DisclosureError
 from cbamhub.ledger.evidence import verify_evidence
 from cbamhub.ledger.statements import Statement
 from cbamhub.policies.engines import authorizer_from_settings
-from cbamhub.rpc.evidence_message import record_evidence
+from cbamhub.rpc.evidence_message import record_evidence, verify_disclosed
 from cbamhub.rpc.generated import external_pb2, external_pb2_grpc, registry_pb2
 from cbamhub.rpc.record_policy import AuthorizerPolicy
+from cbamhub.rpc.registry_service import carbon_price_items
 from cbamhub.rpc.server import start_rpc_server
 from cbamhub.vault.shards import ShardRouter
 from conftest import rpc_settings
@@ -290,3 +292,22 @@ async def test_carbon_price_paid_evidence_under_the_read_policy(systems: Systems
     with pytest.raises(grpc.aio.AioRpcError) as caught:  # customs check lines, they do not read
         await world.registry_stub(world.customs).GetCarbonPricePaid(request, timeout=10)
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+    # an importer whose grant covers the carbon price paid but not the activity data: no document,
+    # but the disclosure of its fields, from which it recomputes the items itself (decision 0055)
+    narrow = await register(world.router, "importer", "FR", "FR111111111111111", "Narrow")
+    await supply.grant(narrow, fields=["carbonPricePaid", "directEmissions"])
+    masked = await world.registry_stub(narrow).GetCarbonPricePaid(request, timeout=10)
+    assert masked.items == own.items and "activityData" in masked.withheld_fields
+    assert masked.evidence.document == b"" and masked.evidence.salt == b""
+    report = verify_disclosed(masked.evidence, vkey)
+    assert report.statement.subject["record"] == record_id
+    assert sorted(report.withheld) == sorted(masked.withheld_fields)
+    assert carbon_price_items(report.disclosed["carbonPricePaid"]) == list(masked.items)
+    # an altered amount in the member no longer opens the log entry's per-field commitment
+    forged = registry_pb2.CarbonPricePaidEvidence()
+    forged.CopyFrom(masked)
+    member = next(f for f in forged.evidence.disclosure.disclosed if f.name == "carbonPricePaid")
+    member.value = member.value.replace(b"1200", b"2400")
+    with pytest.raises(DisclosureError, match="do not open"):
+        verify_disclosed(forged.evidence, vkey)

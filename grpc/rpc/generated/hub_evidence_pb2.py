@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12hub_evidence.proto\x12\x11\x63\x62\x61mhub.common.v1\"\xa2\x01\n\x08\x45vidence\x12\x10\n\x08\x64ocument\x18\x01 \x01(\x0c\x12\x0c\n\x04salt\x18\x02 \x01(\x0c\x12\r\n\x05\x65ntry\x18\x03 \x01(\x0c\x12\x12\n\nleaf_index\x18\x04 \x01(\x04\x12\x11\n\ttree_size\x18\x05 \x01(\x04\x12\r\n\x05proof\x18\x06 \x03(\x0c\x12\x12\n\ncheckpoint\x18\x07 \x01(\t\x12\r\n\x05\x66inal\x18\x08 \x01(\x08\x12\x0e\n\x06region\x18\t \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12hub_evidence.proto\x12\x11\x63\x62\x61mhub.common.v1\"\xde\x01\n\x08\x45vidence\x12\x10\n\x08\x64ocument\x18\x01 \x01(\x0c\x12\x0c\n\x04salt\x18\x02 \x01(\x0c\x12\r\n\x05\x65ntry\x18\x03 \x01(\x0c\x12\x12\n\nleaf_index\x18\x04 \x01(\x04\x12\x11\n\ttree_size\x18\x05 \x01(\x04\x12\r\n\x05proof\x18\x06 \x03(\x0c\x12\x12\n\ncheckpoint\x18\x07 \x01(\t\x12\r\n\x05\x66inal\x18\x08 \x01(\x08\x12\x0e\n\x06region\x18\t \x01(\t\x12:\n\ndisclosure\x18\n \x01(\x0b\x32&.cbamhub.common.v1.SelectiveDisclosure\"\x7f\n\x13SelectiveDisclosure\x12\x34\n\tdisclosed\x18\x01 \x03(\x0b\x32!.cbamhub.common.v1.DisclosedField\x12\x32\n\x08withheld\x18\x02 \x03(\x0b\x32 .cbamhub.common.v1.WithheldField\";\n\x0e\x44isclosedField\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\x0c\n\x04salt\x18\x03 \x01(\x0c\"-\n\rWithheldField\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,5 +32,11 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hub_evidence_pb2', _globals
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EVIDENCE']._serialized_start=42
-  _globals['_EVIDENCE']._serialized_end=204
+  _globals['_EVIDENCE']._serialized_end=264
+  _globals['_SELECTIVEDISCLOSURE']._serialized_start=266
+  _globals['_SELECTIVEDISCLOSURE']._serialized_end=393
+  _globals['_DISCLOSEDFIELD']._serialized_start=395
+  _globals['_DISCLOSEDFIELD']._serialized_end=454
+  _globals['_WITHHELDFIELD']._serialized_start=456
+  _globals['_WITHHELDFIELD']._serialized_end=501
 # @@protoc_insertion_point(module_scope)

@@ -1,13 +1,13 @@
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable
-from typing import ClassVar as _ClassVar, Optional as _Optional
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Evidence(_message.Message):
-    __slots__ = ("document", "salt", "entry", "leaf_index", "tree_size", "proof", "checkpoint", "final", "region")
+    __slots__ = ("document", "salt", "entry", "leaf_index", "tree_size", "proof", "checkpoint", "final", "region", "disclosure")
     DOCUMENT_FIELD_NUMBER: _ClassVar[int]
     SALT_FIELD_NUMBER: _ClassVar[int]
     ENTRY_FIELD_NUMBER: _ClassVar[int]
@@ -17,6 +17,7 @@ class Evidence(_message.Message):
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     FINAL_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
+    DISCLOSURE_FIELD_NUMBER: _ClassVar[int]
     document: bytes
     salt: bytes
     entry: bytes
@@ -26,4 +27,31 @@ class Evidence(_message.Message):
     checkpoint: str
     final: bool
     region: str
-    def __init__(self, document: _Optional[bytes] = ..., salt: _Optional[bytes] = ..., entry: _Optional[bytes] = ..., leaf_index: _Optional[int] = ..., tree_size: _Optional[int] = ..., proof: _Optional[_Iterable[bytes]] = ..., checkpoint: _Optional[str] = ..., final: _Optional[bool] = ..., region: _Optional[str] = ...) -> None: ...
+    disclosure: SelectiveDisclosure
+    def __init__(self, document: _Optional[bytes] = ..., salt: _Optional[bytes] = ..., entry: _Optional[bytes] = ..., leaf_index: _Optional[int] = ..., tree_size: _Optional[int] = ..., proof: _Optional[_Iterable[bytes]] = ..., checkpoint: _Optional[str] = ..., final: _Optional[bool] = ..., region: _Optional[str] = ..., disclosure: _Optional[_Union[SelectiveDisclosure, _Mapping]] = ...) -> None: ...
+
+class SelectiveDisclosure(_message.Message):
+    __slots__ = ("disclosed", "withheld")
+    DISCLOSED_FIELD_NUMBER: _ClassVar[int]
+    WITHHELD_FIELD_NUMBER: _ClassVar[int]
+    disclosed: _containers.RepeatedCompositeFieldContainer[DisclosedField]
+    withheld: _containers.RepeatedCompositeFieldContainer[WithheldField]
+    def __init__(self, disclosed: _Optional[_Iterable[_Union[DisclosedField, _Mapping]]] = ..., withheld: _Optional[_Iterable[_Union[WithheldField, _Mapping]]] = ...) -> None: ...
+
+class DisclosedField(_message.Message):
+    __slots__ = ("name", "value", "salt")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    SALT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: bytes
+    salt: bytes
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[bytes] = ..., salt: _Optional[bytes] = ...) -> None: ...
+
+class WithheldField(_message.Message):
+    __slots__ = ("name", "digest")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    digest: str
+    def __init__(self, name: _Optional[str] = ..., digest: _Optional[str] = ...) -> None: ...
