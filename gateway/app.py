@@ -30,6 +30,7 @@ from strawberry.asgi import GraphQL
 from cbamhub.access import GrantSetCache
 from cbamhub.settings import Settings
 
+from .access_log_batches import AccessLogBatches
 from .authentication import Authenticator, Caller
 from .health import healthz, readyz
 from .invalidation import follow_grant_changes
@@ -56,6 +57,7 @@ class _GraphQL(GraphQL[dict[str, Any], None]):
             "request": request,
             "response": response,
             "router": state.router,
+            "access_log": state.access_log,
             "caller": request.scope.get("state", {}).get("caller"),
             "request_id": request.scope.get("state", {}).get("request_id"),
             "debug": request.app.debug,
@@ -161,6 +163,7 @@ def create_app(
         app.state.record_bus = RecordBus(redis)
         app.state.grant_cache = GrantSetCache(settings.grant_cache_seconds)
         app.state.stored_cache = StoredRecordCache(settings.record_cache_seconds)
+        app.state.access_log = AccessLogBatches(router)
         app.state.rate_limiter = _rate_limiter(settings, redis)
         app.state.tiles_apps = {r: create_tiles_app(router.shard(r).log) for r in router.regions}
         stop = asyncio.Event()
@@ -194,6 +197,7 @@ def create_app(
         finally:
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await app.state.access_log.close()
             for client in clients:
                 await client.aclose()
             await router.close()

@@ -14,7 +14,7 @@ from typing import Any
 
 from cbamhub.ledger.log import LogError
 from cbamhub.policies import Decision, PolicyError, Principal, RecordRef
-from cbamhub.vault.access_log import Read, log_reads
+from cbamhub.vault.access_log import Read
 from cbamhub.vault.errors import VaultError
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
@@ -109,14 +109,15 @@ def note_read(info: Info, ref: RecordRef, fields: frozenset[str] | None) -> None
 
 
 class AccessLogWriter(SchemaExtension):
-    """Writes the operation's reads to the access log after it ran (one INSERT per shard)."""
+    """Writes the operation's reads to the access log after it ran, before the answer leaves
+    (group-committed with other requests' reads: gateway/access_log_batches.py)."""
 
     async def on_execute(self) -> AsyncIterator[None]:
         yield
         context = self.execution_context.context
         reads = context.get("reads") if isinstance(context, dict) else None
         if reads:
-            await log_reads(context["router"], reads)
+            await context["access_log"].write(reads)
 
 
 def typed(error: Exception) -> GraphQLError:

@@ -14,13 +14,13 @@ from typing import Any
 import strawberry
 from cbamhub.policies import PolicyError, fields_for
 from cbamhub.vault import reading
-from cbamhub.vault.access_log import log_reads
 from cbamhub.vault.errors import NotFound
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types import Info
 
 from cbamhub.access import RecordAccess, ref_of_stored
 
+from .access_log_batches import AccessLogBatches
 from .authentication import AuthenticationFailed, Authenticator
 from .graphql_types import Record
 from .record_events import RecordBus
@@ -57,7 +57,7 @@ class Subscription:
     )
     async def verified_records(self, info: Info) -> AsyncGenerator[Record, None]:
         base = access_of(info)
-        router = base.router
+        access_log: AccessLogBatches = info.context["access_log"]
         bus: RecordBus = info.context["request"].app.state.record_bus
         async with bus.listen() as queue:
             while True:
@@ -79,5 +79,5 @@ class Subscription:
                 fields = allowed if isinstance(allowed, frozenset) else None
                 read = read_entry(info, ref, fields)
                 if read is not None:  # a subscription never ends: log each read as it happens
-                    await log_reads(router, [read])
+                    await access_log.write([read])
                 yield Record.from_stored(stored, fields, "verified")
