@@ -223,7 +223,7 @@ class AnomalyIngest:
             for row, f in features.items()
             if records[row].methodology is not Methodology.DEFAULT_VALUES
         }
-        reporting: dict[bytes, set[str]] = await _installations_with(shard, set(digests.values()))
+        reporting = await _installations_with(shard, set(digests.values()))
         for row, digest in digests.items():
             reporting[digest].add(features[row].installation_id)
         for row, digest in digests.items():
