@@ -15,8 +15,8 @@ the others; the reader recomputes F. JCS of the whole {name: digest} map binds t
 member cannot be added, dropped, renamed or moved between disclosed and withheld. The names of the
 withheld members are visible (they are the document's top-level keys, not its figures).
 
-A flat map rather than a Merkle tree: a record has about twenty top-level members, so a disclosure
-of all withheld digests is small, and the whole construction is three standard hashes.
+A flat map rather than a Merkle tree: a record has 12-15 top-level members (25 at most), so a
+disclosure of all withheld digests is small, and the whole construction is three standard hashes.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def _members(text: str) -> list[tuple[str, str, str]]:
 def fields_commitment_of_canonical(salt: bytes, canonical_bytes: bytes) -> str:
     """`fields_commitment_of` for a document already in RFC 8785 form (a verified signed payload),
     computed from slices of its bytes without encoding anything again: the publish path's cost
-    (~30 us for a twenty-member record; HMAC's pads are hashed once per record, not per member).
+    (~30 us for a 13-15 member record; HMAC's pads are hashed once per record, not per member).
 
     The caller guarantees canonical form; for anything else the result simply opens nothing."""
     if len(salt) != SALT_SIZE:
