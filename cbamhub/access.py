@@ -9,8 +9,7 @@ the fields the decision allows. An engine that cannot answer raises `PolicyUnava
 from __future__ import annotations
 
 import hashlib
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -25,6 +24,7 @@ from cbamhub.policies import (
     fields_for,
 )
 from cbamhub.policies import Grant as PolicyGrant
+from cbamhub.ttl_cache import TtlCache
 from cbamhub.vault import grants as vault_grants
 from cbamhub.vault import lifecycle, querying
 from cbamhub.vault.errors import BadInput, Forbidden
@@ -104,30 +104,23 @@ def record_scope(scope: Scope) -> RecordScope | None:
 class GrantSetCache:
     """Importers' current grant sets, per replica, for at most `ttl` seconds.
 
-    Reading grants costs a query per shard (the version) plus the grants themselves on every request;
-    caching them briefly bounds how long a change can go unseen here to `ttl` (under the one second
-    the hub promises for revocations), and a grant change evicts the parties at once (locally, and on
-    other replicas through the gateway's Redis channel)."""
+    Reading grants costs a query per shard (the version) plus the grants themselves; caching them
+    briefly bounds how long a change can go unseen here to `ttl` (under the one second the hub
+    promises for revocations), and a grant change evicts the parties at once (locally, and on other
+    replicas through the gateway's Redis channel). Concurrent requests of one importer share one
+    load (a `TtlCache`): without that, every request in flight when the entry expired read the
+    grants again (0.2 grant reads per request at 8 concurrent requests, measured)."""
 
-    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ttl: float) -> None:
         self.ttl = ttl
-        self._clock = clock
-        self._sets: dict[str, tuple[float, GrantSet]] = {}
+        self._sets: TtlCache[GrantSet] = TtlCache(ttl, max_entries=100_000)
 
-    def get(self, importer_id: str) -> GrantSet | None:
-        hit = self._sets.get(importer_id)
-        if hit is None or self._clock() - hit[0] >= self.ttl:
-            return None
-        return hit[1]
-
-    def put(self, importer_id: str, grants: GrantSet) -> None:
-        if len(self._sets) > 100_000:
-            self._sets.clear()
-        self._sets[importer_id] = (self._clock(), grants)
+    async def get(self, importer_id: str, load: Callable[[], Awaitable[GrantSet]]) -> GrantSet:
+        return await self._sets.get(importer_id, load)
 
     def invalidate(self, *organisation_ids: str) -> None:
         for organisation_id in organisation_ids:
-            self._sets.pop(organisation_id, None)
+            self._sets.invalidate(organisation_id)
 
 
 @dataclass(frozen=True)
@@ -162,18 +155,19 @@ class RecordAccess:
         if importer_id is None and self._grants is not None:
             return self._grants
         cache = self.grant_cache if self.as_of is None else None
-        cached = cache.get(importer) if cache is not None else None
-        if importer_id is None and self.principal.role != "importer":
-            found: GrantSet = GrantSet("none")
-        elif cached is not None:
-            found = cached
-        else:
+
+        async def load() -> GrantSet:
             version = await vault_grants.grants_version(self.router)
             listed = await vault_grants.grants_for_importer(self.router, importer, at=self.as_of)
             moment = self.moment
-            found = GrantSet.of(version, (policy_grant(g, moment) for g in listed))
-            if cache is not None:
-                cache.put(importer, found)
+            return GrantSet.of(version, (policy_grant(g, moment) for g in listed))
+
+        if importer_id is None and self.principal.role != "importer":
+            found: GrantSet = GrantSet("none")
+        elif cache is not None:
+            found = await cache.get(importer, load)
+        else:
+            found = await load()
         if importer_id is None:
             self._grants = found
         return found

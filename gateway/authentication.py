@@ -9,7 +9,6 @@ takes to bite, traded for not reading the shard on every request.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -20,6 +19,7 @@ from cbamhub.vault.ids import region_of
 from cbamhub.vault.shards import ShardRouter
 
 from cbamhub.settings import Settings
+from cbamhub.ttl_cache import TtlCache
 
 from . import http_signatures as hs
 from .tokens import TokenError, TokenIssuer
@@ -68,29 +68,28 @@ class Authenticator:
         self._settings = settings
         self.tokens = tokens
         self._clock = clock
-        self._keys: OrderedDict[tuple[str, str], tuple[float, str, bytes]] = OrderedDict()
+        # single flight: the requests in flight when a key's entry expires share one read
+        self._keys: TtlCache[tuple[str, bytes]] = TtlCache(
+            settings.auth_key_cache_seconds, max_entries=_CACHE_SIZE
+        )
 
     async def _key(self, organisation_id: str, kid: str) -> tuple[str, bytes]:
         """(role, public key) of a key valid now; AuthenticationFailed otherwise."""
-        now = self._clock()
-        cached = self._keys.get((organisation_id, kid))
-        if cached is not None and now - cached[0] < self._settings.auth_key_cache_seconds:
-            return cached[1], cached[2]
-        try:
-            region_of(organisation_id, "org")
-            key = await organisation_key(self._router, organisation_id, kid)
-            role = (await get_organisation(self._router, organisation_id)).role
-        except VaultError as error:
-            raise AuthenticationFailed(error.message) from None
-        self._keys[(organisation_id, kid)] = (now, role, key.public_key)
-        self._keys.move_to_end((organisation_id, kid))
-        while len(self._keys) > _CACHE_SIZE:
-            self._keys.popitem(last=False)
-        return role, key.public_key
+
+        async def load() -> tuple[str, bytes]:
+            try:
+                region_of(organisation_id, "org")
+                key = await organisation_key(self._router, organisation_id, kid)
+                role = (await get_organisation(self._router, organisation_id)).role
+            except VaultError as error:
+                raise AuthenticationFailed(error.message) from None
+            return role, key.public_key
+
+        return await self._keys.get((organisation_id, kid), load)
 
     def forget(self, organisation_id: str, kid: str) -> None:
         """Drop a cached key at once (called when this gateway revokes or rotates it)."""
-        self._keys.pop((organisation_id, kid), None)
+        self._keys.invalidate((organisation_id, kid))
 
     async def authenticate(self, request: hs.Request) -> Caller | None:
         """The caller, None when the request carries no credentials at all."""

@@ -17,9 +17,10 @@ from cbamhub.vault.errors import Forbidden
 from cbamhub.vault.reading import StoredRecord
 from cbamhub.vault.record_model import EmissionsRecord
 
+from cbamhub.ttl_cache import TtlCache
+
 from .authentication import Caller
 from .status import RpcError
-from .ttl_cache import TtlCache
 
 CUSTOMS_ROLE = "customs"
 

@@ -22,6 +22,7 @@ from cbamhub.vault.shards import ShardRouter
 from google.protobuf.message import Message
 
 from cbamhub.settings import Settings
+from cbamhub.ttl_cache import TtlCache
 
 from .call_signing import (
     KEY_ID,
@@ -33,7 +34,6 @@ from .call_signing import (
     request_digest,
 )
 from .status import RpcError
-from .ttl_cache import TtlCache
 
 
 @dataclass(frozen=True)

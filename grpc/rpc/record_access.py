@@ -22,7 +22,7 @@ from cbamhub.vault.reading import StoredRecord, record_with_proof
 from cbamhub.vault.shards import ShardRouter
 from sqlalchemy import desc, or_, select
 
-from .ttl_cache import TtlCache
+from cbamhub.ttl_cache import TtlCache
 
 _T = TypeVar("_T")
 
