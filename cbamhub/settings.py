@@ -113,6 +113,12 @@ class Settings(BaseSettings):
     witness_interval_seconds: float = Field(default=1.0, gt=0)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535, description="0 = any free port")
+    shard_pool_size: int = Field(
+        default=24,
+        ge=1,
+        description="database connections each process keeps open per shard (as many again may "
+        "be opened for bursts, and closed after): at least the requests a replica serves at once",
+    )
     workers: int = Field(
         default=1,
         ge=1,

@@ -124,7 +124,11 @@ class ShardRouter:
         try:
             for region, url in settings.region_urls().items():
                 _prepare_sqlite_dir(url)
-                engine = create_engine(url)
+                # A pool as large as the replica's concurrency: an overflow connection is opened
+                # and closed per checkout (on SQLite a thread, a file open and four PRAGMAs).
+                engine = create_engine(
+                    url, pool_size=settings.shard_pool_size, max_overflow=settings.shard_pool_size
+                )
                 await upgrade_shard(engine)  # Alembic, for the vault's and the log's tables
                 log = await TransparencyLog.open(
                     engine, settings.log_origin(region), load_log_signer(settings, region)
@@ -158,3 +162,5 @@ class ShardRouter:
         for shard in self._shards.values():
             await shard.log.close()
             await shard.engine.dispose()
+        if self.scoring is not None:
+            await self.scoring.aclose()  # a remote scorer's channel
