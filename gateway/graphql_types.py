@@ -8,7 +8,10 @@ from typing import NewType
 
 import strawberry
 from cbamhub.ledger.checkpoint import SignedCheckpoint
+from cbamhub.vault.disclosure import record_disclosure
 from cbamhub.vault.reading import StoredRecord
+
+from cbamhub.access import POLICY_NAME
 
 Long = NewType("Long", int)
 LONG_SCALAR = strawberry.scalar(
@@ -103,6 +106,8 @@ class Record:
     stored: strawberry.Private[StoredRecord | None] = None
     """Source of the full-view fields below, kept only when every field is visible; they are
     serialised only if the query asks for them (JSON of the document and evidence costs time)."""
+    masked: strawberry.Private[tuple[StoredRecord, frozenset[str]] | None] = None
+    """For a masked record: its source and the policy fields shown, for `disclosure`."""
     key_id: str
     signature: str | None
     inclusion_proof: InclusionProof
@@ -163,6 +168,7 @@ class Record:
                 final=stored.final,
             ),
             stored=stored if full else None,
+            masked=None if fields is None else (stored, fields),
         )
 
     @strawberry.field(description="The record as signed, JSON (KIT field names).")
@@ -176,6 +182,20 @@ class Record:
         if self.stored is None:
             return None
         return json.dumps(self.stored.evidence.to_json(), sort_keys=True)
+
+    @strawberry.field(
+        description="For a masked record: the members you may see (KIT names) opened with their "
+        "field salts, and the digests of the others, as JSON; check it against "
+        "`inclusionProof.entry` with `cbamhub.ledger.verify_disclosure` (decision 0055). Null "
+        "when you see every field (use `evidence`) or the record predates per-field commitments."
+    )
+    def disclosure(self) -> str | None:
+        if self.masked is None:
+            return None
+        stored, fields = self.masked
+        visible = [name for name in stored.document if POLICY_NAME.get(name, name) in fields]
+        disclosure = record_disclosure(stored, visible)
+        return None if disclosure is None else json.dumps(disclosure.to_json(), sort_keys=True)
 
 
 @strawberry.type(description="A signed checkpoint of one region's log.")

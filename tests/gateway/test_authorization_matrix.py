@@ -11,6 +11,7 @@ configuration in policies/data/regions.json (row lets SEE and data quality leave
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from cbamhub.gateway.app import create_app
+from cbamhub.ledger import DisclosureError, SelectiveDisclosure, verify_disclosure
 from gateway_hub import signed_document_input
 from gateway_world import (
     FORBIDDEN,
@@ -99,6 +101,29 @@ async def test_a_masked_record_withholds_the_fields_and_everything_that_would_re
 
     _, own = await world.sees("M", "rTR")
     assert own is not None and own["document"] is not None and own["inclusionProof"]["salt"]
+
+
+async def test_a_masked_reader_proves_what_it_sees_from_the_log_entry(world: World) -> None:
+    query = """query($id: ID!) { record(id: $id) {
+      seeDirect visibleFields disclosure document inclusionProof { entry } } }"""
+    record_id = world.records["rTR"]
+    masked = (await world.gql("I_fields", query, id=record_id))["data"]["record"]
+    own = (await world.gql("M", query, id=record_id))["data"]["record"]
+    assert own["disclosure"] is None  # a full reader checks the whole document instead
+
+    disclosure = SelectiveDisclosure.from_json(json.loads(masked["disclosure"]))
+    entry = masked["inclusionProof"]["entry"].encode()
+    report = verify_disclosure(disclosure, entry)
+    signed = json.loads(own["document"])
+    assert report.disclosed == {name: signed[name] for name in report.disclosed}
+    assert "directEmissions" in report.disclosed and "activityData" in report.withheld
+    assert set(report.disclosed) | set(report.withheld) == set(signed)
+
+    changed = json.loads(masked["disclosure"])
+    first = sorted(changed["disclosed"])[0]
+    changed["disclosed"][first]["value"] = "altered"
+    with pytest.raises(DisclosureError):
+        verify_disclosure(SelectiveDisclosure.from_json(changed), entry)
 
 
 QUERIES_AT_A_RECORD = [
