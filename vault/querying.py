@@ -159,14 +159,18 @@ def shard_query(
     after: tuple[datetime, str] | None,
     limit: int,
     dialect: str = "postgresql",
+    documents: bool = True,
 ) -> Select[Any]:
     """The one statement a shard runs: scopes OR-ed, filters AND-ed, keyset order and limit.
 
-    On SQLite a scoped query orders by `+recorded_at, +id`: the unary plus is SQLite's way to keep
-    its planner from walking ix_records_recorded in order (a scan of the whole table, stopping at
-    LIMIT) instead of seeking the scopes' index ranges and sorting the few rows they hold."""
+    One scope without CN codes is an equality on an index that is also in list order
+    (ix_records_line_time, ..._installation_time, ..._scope_manufacturer): the page walks it and stops
+    at LIMIT, however large the line. Otherwise, on SQLite, the order is `+recorded_at, +id`: the
+    unary plus is SQLite's way to keep its planner from walking ix_records_recorded in order (a scan
+    of the whole table, stopping at LIMIT) instead of seeking the scopes' index ranges and sorting
+    the rows they hold."""
     records = schema.records.c
-    query: Select[Any] = select(schema.records)
+    query: Select[Any] = select(*_columns(documents))
     if scopes is not None:
         query = query.where(or_(*(s.condition() for s in scopes)) if scopes else false())
     if filters.cn_code is not None:
@@ -189,7 +193,8 @@ def shard_query(
         query = query.where(
             or_(records.recorded_at > at, and_(records.recorded_at == at, records.id > record_id))
         )
-    if scopes is not None and dialect == "sqlite":
+    in_index_order = scopes is not None and len(scopes) == 1 and scopes[0].cn_codes is None
+    if scopes is not None and dialect == "sqlite" and not in_index_order:
         ordered: Select[Any] = query.order_by(
             literal_column("+records.recorded_at"), literal_column("+records.id")
         )
@@ -208,10 +213,18 @@ async def _shard_page(
     documents: bool,
 ) -> list[RecordSummary]:
     async with shard.engine.connect() as conn:
-        query = shard_query(scopes, filters, as_of, after, limit, conn.dialect.name)
+        query = shard_query(scopes, filters, as_of, after, limit, conn.dialect.name, documents)
         rows = (await conn.execute(query)).all()
         events = await events_of(conn, [r.id for r in rows], as_of) if rows else {}
     return [_summary(shard, row, events[row.id], as_of, documents) for row in rows]
+
+
+def _columns(documents: bool) -> list[Any]:
+    """The records' columns a summary needs: the sealed payload and signature only with documents
+    (they are most of a row's bytes, and a sort would carry them)."""
+    if documents:
+        return list(schema.records.c)
+    return [c for c in schema.records.c if c.name not in ("payload", "signature")]
 
 
 def _summary(
@@ -297,7 +310,7 @@ async def records_by_ids(
 
     async def one(region: str, wanted: list[str]) -> list[RecordSummary]:
         shard = router.shard(region)
-        query = select(schema.records).where(schema.records.c.id.in_(wanted))
+        query = select(*_columns(documents)).where(schema.records.c.id.in_(wanted))
         if as_of is not None:
             query = query.where(schema.records.c.recorded_at <= as_of)
         async with shard.engine.connect() as conn:

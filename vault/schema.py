@@ -107,6 +107,10 @@ records = Table(
     Index("ix_records_scope_line", "product_line_id", "cn_code", "recorded_at", "id"),
     Index("ix_records_scope_installation", "installation_id", "cn_code", "recorded_at", "id"),
     Index("ix_records_scope_manufacturer", "manufacturer_id", "recorded_at", "id"),
+    # Revision 0007: a one-scope page walks its line's (or installation's) records in list order
+    # and stops at the page's end, instead of sorting every record of a large line per page.
+    Index("ix_records_line_time", "product_line_id", "recorded_at", "id"),
+    Index("ix_records_installation_time", "installation_id", "recorded_at", "id"),
     Index("ix_records_recorded", "recorded_at", "id"),
     UniqueConstraint("supersedes", name="uq_records_supersedes"),
 )
