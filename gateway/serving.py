@@ -40,10 +40,17 @@ LISTEN_BACKLOG = 2048
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket that other sockets of this user may bind to the same port."""
+    """A listening TCP socket that other sockets of this user may bind to the same port.
+
+    Made with proto IPPROTO_TCP and TCP_NODELAY on purpose: asyncio disables Nagle's algorithm only
+    on transports whose socket says IPPROTO_TCP, and an accepted socket inherits the listener's
+    proto (0 for a plain `socket(AF_INET, SOCK_STREAM)`, as uvicorn's --workers makes it). With Nagle
+    on, a response's second write waits for the client's delayed ACK: measured here, 40 ms added to
+    the median answer at some request rates (p50 50 ms at 120 requests/s, 7 ms at 80 and 13 at 150)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
