@@ -937,6 +937,24 @@ async def main(args: argparse.Namespace) -> int:
                 serving("hub", lambda port: cbamhub_serve_command(port, workers), env)
             )
             extra = []
+            if args.floor_nodelay:
+                floor_dir = tmp / "floor"
+                floor_dir.mkdir()
+                extra.append(
+                    servers.enter_context(
+                        serving(
+                            "floor/serve",
+                            lambda port: [
+                                sys.executable,
+                                str(BENCH / "bench_gateway_app.py"),
+                                str(port),
+                                str(workers),
+                                str(floor_dir),
+                            ],
+                            {},
+                        )
+                    )
+                )
             if args.hub_uvicorn:
                 extra.append(
                     servers.enter_context(
@@ -947,13 +965,20 @@ async def main(args: argparse.Namespace) -> int:
                 )
             await wait_ready(floor, "/graphql?query=%7B__typename%7D", workers=workers)
             for served in (hub, *extra):
-                await wait_ready(served, "/healthz", workers=workers)
+                ready = (
+                    "/graphql?query=%7B__typename%7D"
+                    if served.name.startswith("floor")
+                    else "/healthz"
+                )
+                await wait_ready(served, ready, workers=workers)
             token = await obtain_token(hub.url, importer_id, importer_key)
             bearer = {"Authorization": f"Bearer {token}"}
             floor_size = await check_answer(floor.url, {}, "floor")
             hub_size = await check_answer(hub.url, bearer, "hub")
             for served in extra:
-                await check_answer(served.url, bearer, served.name)
+                await check_answer(
+                    served.url, {} if served.name.startswith("floor") else bearer, served.name
+                )
             out(
                 f"servers:  floor: uvicorn --workers {workers} (one shared socket); hub: cbamhub "
                 f"serve --workers {workers} (a socket per worker)"
@@ -974,7 +999,9 @@ async def main(args: argparse.Namespace) -> int:
                 f"{'max ms':>7} {'ok':>7} {'bad':>4} {'cpu ms/r':>8} {'busiest w':>9}"
             )
             results: dict[str, list[WrkResult]] = {s.name: [] for s in (floor, hub, *extra)}
-            runs = [(floor, floor_lua), (hub, hub_lua)] + [(s, hub_lua) for s in extra]
+            runs = [(floor, floor_lua), (hub, hub_lua)] + [
+                (s, floor_lua if s.name.startswith("floor") else hub_lua) for s in extra
+            ]
             for round_ in range(args.rounds):
                 for server, script in runs:
                     run_wrk(wrk, server, script, args.warmup, args.connections, args.threads)
@@ -998,6 +1025,14 @@ async def main(args: argparse.Namespace) -> int:
                 f"best rounds: floor {best_floor:,.0f}/s, hub {best_hub:,.0f}/s; "
                 f"failed responses: {bad}"
             )
+            if "floor/serve" in results:
+                like = sum(r.per_second for r in results["hub"]) / sum(
+                    r.per_second for r in results["floor/serve"]
+                )
+                out(
+                    f"hub / floor served like the hub (floor/serve): {like:.1%} (like for like; "
+                    "the target is defined against the uvicorn floor above)"
+                )
             out(
                 f"server CPU per request, floor / hub: {cpu_ratio:.1%} (the ratio if both were "
                 "CPU-bound on the same cores); 'busiest w': the share of the server's CPU spent "
@@ -1061,6 +1096,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=16, help="wrk -c")
     parser.add_argument("--threads", type=int, default=2, help="wrk -t")
     parser.add_argument("--workers", type=int, default=2, help="worker processes per server")
+    parser.add_argument(
+        "--floor-nodelay",
+        action="store_true",
+        help="also serve the floor as the hub is served (a SO_REUSEPORT, TCP_NODELAY socket per "
+        "worker): the like-for-like ratio beside the issue's uvicorn floor",
+    )
     parser.add_argument(
         "--hub-uvicorn",
         action="store_true",

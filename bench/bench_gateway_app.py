@@ -112,3 +112,39 @@ def create_floor_app() -> ASGIApp:
         extensions=[lambda: ParserCache(maxsize=1024), lambda: ValidationCache(maxsize=1024)],
     )
     return GraphQL(schema, graphql_ide=None)
+
+
+def serve_floor(settings: Settings, debug: bool) -> None:
+    """A `gateway.serving.Supervisor` target: the floor on the hub's worker sockets (SO_REUSEPORT,
+    TCP_NODELAY), for a like-for-like row beside the floor the issue defines."""
+    import asyncio
+
+    import uvicorn
+    from cbamhub.gateway.serving import listening_socket
+
+    sock = listening_socket(settings.host, settings.port)
+    config = uvicorn.Config(create_floor_app(), log_level="warning", access_log=False)
+    asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
+
+
+def main() -> int:
+    """python bench/bench_gateway_app.py PORT WORKERS DATA_DIR: the floor under the hub's serving."""
+    import sys
+    from pathlib import Path
+
+    from cbamhub.gateway.serving import Supervisor
+
+    port, workers, data_dir = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+    settings = Settings(
+        port=port,
+        data_dir=data_dir,
+        regions={"row": f"sqlite+aiosqlite:///{data_dir / 'row.db'}"},
+        country_regions={},
+        default_region="row",
+        create_missing_keys=True,
+    )
+    return Supervisor(settings, workers, target=serve_floor).run()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
