@@ -982,7 +982,15 @@ async def main(args: argparse.Namespace) -> int:
             out(
                 f"servers:  floor: uvicorn --workers {workers} (one shared socket); hub: cbamhub "
                 f"serve --workers {workers} (a socket per worker)"
-                + (f"; hub/uvicorn: the hub under uvicorn --workers {workers}" if extra else "")
+                + "".join(
+                    f"; {s.name}: "
+                    + (
+                        f"the floor under cbamhub's serving, {workers} workers"
+                        if s.name.startswith("floor")
+                        else f"the hub under uvicorn --workers {workers}"
+                    )
+                    for s in extra
+                )
                 + f"; answer sizes floor {floor_size:,} B, hub {hub_size:,} B (10 records with "
                 "proofs, checked before timing)"
             )
