@@ -66,7 +66,10 @@ async def start_rpc_server(
     records: RecordAccess | None = None,
     rulebook: Rulebook | None = None,
 ) -> RpcServer:
-    decisions = CachedPolicy(policy or NoPolicy(), settings.grpc_read_cache_seconds)
+    # Half the freshness budget for decisions: the policy under them may reuse the grant sets it
+    # decided from for the other half (AuthorizerPolicy's grant_cache_seconds), and a revocation
+    # must still bite within grpc_read_cache_seconds.
+    decisions = CachedPolicy(policy or NoPolicy(), settings.grpc_read_cache_seconds / 2)
     systems = external if external is not None else ExternalSystems.from_settings(settings)
     access = records or CachedRecordAccess(
         VaultRecordAccess(router), settings.grpc_read_cache_seconds

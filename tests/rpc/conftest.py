@@ -35,7 +35,8 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     importer = await register(router, "importer", "DE", IMPORTER_EORI, "Import GmbH")
     manufacturer = await register(router, "manufacturer", "TR", None, "Steel")
     authorizer = authorizer_from_settings(settings)
-    server = await start_rpc_server(settings, router, AuthorizerPolicy(authorizer, router))
+    policy = AuthorizerPolicy.from_settings(authorizer, router, settings)  # as served
+    server = await start_rpc_server(settings, router, policy)
     w = World(settings, router, server, customs, importer, manufacturer)
     yield w
     await w.close()

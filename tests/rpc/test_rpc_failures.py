@@ -74,7 +74,7 @@ async def test_grpc_serve_answers_health_and_stops_on_sigterm(
 ) -> None:
     env = dict(os.environ, CBAMHUB_DATA_DIR=str(tmp_path), CBAMHUB_CREATE_MISSING_KEYS="true")
     code = "from cbamhub.cli_grpc import cmd_grpc_serve; import argparse, sys; "
-    code += f"sys.exit(cmd_grpc_serve(argparse.Namespace(port={free_port})))"
+    code += f"sys.exit(cmd_grpc_serve(argparse.Namespace(port={free_port}, workers=None)))"
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-c", code, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -82,7 +82,7 @@ async def test_grpc_serve_answers_health_and_stops_on_sigterm(
     try:
         assert process.stdout is not None
         banner = await asyncio.wait_for(process.stdout.readline(), 60)
-        assert f":{free_port} (tls=False)" in banner.decode()
+        assert f":{free_port} (tls=False, pid={process.pid})" in banner.decode()
         async with grpc.aio.insecure_channel(f"127.0.0.1:{free_port}") as channel:
             answer = await health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service="cbamhub.customs.v1.CustomsCheck"), timeout=10
