@@ -365,6 +365,13 @@ class Settings(BaseSettings):
     grpc_read_cache_seconds: float = Field(
         default=1.0,
         ge=0,
-        description="how long a record read with its proof, a grant answer and "
-        "a lifecycle state are reused across calls; 0 = read on every call",
+        description="how long a grant answer, a lifecycle state and an importer lookup are "
+        "reused across calls (a revoked grant or a withdrawn record bites within it); 0 = read on "
+        "every call",
+    )
+    grpc_proof_cache_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="how long a record read with its inclusion proof is reused: the record never "
+        "changes, its proof only ages (still valid against the checkpoint it names)",
     )

@@ -136,11 +136,19 @@ VERIFIED = RecordStatus.VERIFIED.value
 
 class CachedRecordAccess:
     """Answers of `inner` reused for `ttl` seconds (0: never; float("inf"): for this object's life),
-    through a TtlCache (single flight, refreshed ahead)."""
+    through a TtlCache (single flight, refreshed ahead); a record with its proof for `proof_ttl`
+    (default `ttl`).
 
-    def __init__(self, inner: RecordAccess, ttl: float) -> None:
+    Why the record may be kept longer: a record row is never changed, so re-reading it only swaps
+    its proof for one against a bigger tree -- both valid -- while what can turn an answer from yes
+    to no (the lifecycle state, the importer, the decision) keeps `ttl`. Re-reading five hot records
+    every second was the largest share of the server's background work: 15-20 % of a core at 1,000
+    calls/s, and the tail of the paced latency (docs/PERFORMANCE.md, decision 0056)."""
+
+    def __init__(self, inner: RecordAccess, ttl: float, proof_ttl: float | None = None) -> None:
         self._inner = inner
         self._cache: TtlCache[Any] = TtlCache(ttl)
+        self._records: TtlCache[StoredRecord] = TtlCache(ttl if proof_ttl is None else proof_ttl)
 
     async def _cached(self, key: tuple[object, ...], load: Callable[[], Awaitable[_T]]) -> _T:
         value: _T = await self._cache.get(key, load)
@@ -150,7 +158,7 @@ class CachedRecordAccess:
         return await self._cached(("find", key), lambda: self._inner.find(key))
 
     async def read(self, record_id: str) -> StoredRecord:
-        return await self._cached(("read", record_id), lambda: self._inner.read(record_id))
+        return await self._records.get(record_id, lambda: self._inner.read(record_id))
 
     async def importer(self, eori: str) -> str:
         return await self._cached(("importer", eori), lambda: self._inner.importer(eori))

@@ -72,7 +72,9 @@ async def start_rpc_server(
     decisions = CachedPolicy(policy or NoPolicy(), settings.grpc_read_cache_seconds / 2)
     systems = external if external is not None else ExternalSystems.from_settings(settings)
     access = records or CachedRecordAccess(
-        VaultRecordAccess(router), settings.grpc_read_cache_seconds
+        VaultRecordAccess(router),
+        settings.grpc_read_cache_seconds,
+        proof_ttl=settings.grpc_proof_cache_seconds,
     )
     authenticator = Authenticator(router, settings)
     server = grpc.aio.server(

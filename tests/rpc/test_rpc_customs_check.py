@@ -21,6 +21,7 @@ from cbamhub.rpc.customs_service import CHECK_CONSIGNMENT
 from cbamhub.rpc.customs_verification import AnswerMismatch, verify_line_check
 from cbamhub.rpc.evidence_message import record_evidence, verify_entry_inclusion
 from cbamhub.rpc.generated import customs_pb2
+from cbamhub.rpc.record_access import VaultRecordAccess
 from cbamhub.vault.shards import load_log_signer
 from rpc_supply import Supply, supply_chain
 from rpc_world import IMPORTER_EORI, World, register
@@ -307,3 +308,20 @@ async def test_a_grant_that_shares_no_figures_gives_customs_none(
     forged.see_direct = "1.92"  # a figure the disclosure does not give
     with pytest.raises(AnswerMismatch, match="see_direct"):
         verify_line_check(forged, line(record_id=record_id), vkey)
+
+
+async def test_a_records_proof_is_reused_while_the_log_grows(world: World, supply: Supply) -> None:
+    # grpc_proof_cache_seconds (10 s): a record never changes, so the server keeps it with its proof
+    # beyond grpc_read_cache_seconds (1 s); the older proof still verifies against its checkpoint
+    record_id = await supply.publish(supply.record(see_direct=1.92))
+    await supply.grant(world.importer)
+    stub = world.customs_stub(world.customs)
+    first = await stub.CheckLine(line(record_id=record_id), timeout=10)
+    await supply.publish(supply.record(see_direct=2.5))  # the log grows past the first proof
+    await asyncio.sleep(1.1)
+    again = await stub.CheckLine(line(record_id=record_id), timeout=10)
+    assert again.evidence.tree_size == first.evidence.tree_size
+    vkey = load_log_signer(world.settings, "tr").vkey()
+    verify_line_check(again, line(record_id=record_id), vkey)
+    fresh = VaultRecordAccess(world.router)  # what a re-read would have answered
+    assert (await fresh.read(record_id)).evidence.tree_size > first.evidence.tree_size
