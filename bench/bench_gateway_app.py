@@ -132,7 +132,7 @@ def main() -> int:
     import sys
     from pathlib import Path
 
-    from cbamhub.gateway.serving import Supervisor
+    from cbamhub.gateway.serving import serve
 
     port, workers, data_dir = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
     settings = Settings(
@@ -143,7 +143,7 @@ def main() -> int:
         default_region="row",
         create_missing_keys=True,
     )
-    return Supervisor(settings, workers, target=serve_floor).run()
+    return serve(settings, workers, target=serve_floor)
 
 
 if __name__ == "__main__":

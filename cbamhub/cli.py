@@ -213,7 +213,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         asyncio.run(run_demo(Path(args.data_dir), args.host or "127.0.0.1", args.port or 8000))
         return EXIT_OK
     from cbamhub.gateway.app import create_app
-    from cbamhub.gateway.serving import Supervisor
+    from cbamhub.gateway.serving import serve
     from cbamhub.settings import Settings
 
     given = {"host": args.host, "port": args.port, "workers": args.workers}
@@ -222,7 +222,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValidationError as error:
         raise CliError(f"invalid settings: {error}", code=EXIT_USAGE) from None
     if settings.workers > 1:
-        return Supervisor(settings, settings.workers, debug=args.debug).run()
+        return serve(settings, settings.workers, debug=args.debug)
     app = create_app(settings, debug=args.debug)
     # access_log off: the gateway writes its own JSON access line (middleware/request_id.py)
     uvicorn.run(app, host=settings.host, port=settings.port, access_log=False)

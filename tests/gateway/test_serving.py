@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cbamhub.gateway.serving import Supervisor, listening_socket, shared_settings
+from cbamhub.gateway.serving import listening_socket, serve, shared_settings
 
 from cbamhub.settings import Settings
 from tests.gateway.gateway_world import world_settings
@@ -39,7 +39,7 @@ def config_file(tmp_path: Path, **extra: str) -> Path:
     return path
 
 
-def serve(config: Path, *args: str) -> subprocess.Popen[bytes]:
+def cbamhub_serve(config: Path, *args: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "CBAMHUB_CONFIG_FILE": str(config)}
     return subprocess.Popen(
         [sys.executable, "-m", "cbamhub.cli", "serve", *args],
@@ -89,7 +89,7 @@ def stop(process: subprocess.Popen[bytes]) -> int:
 
 async def test_connections_are_spread_over_the_workers(tmp_path: Path) -> None:
     port = free_port()
-    process = serve(config_file(tmp_path), "--workers", "2", "--port", str(port))
+    process = cbamhub_serve(config_file(tmp_path), "--workers", "2", "--port", str(port))
     url = f"http://127.0.0.1:{port}"
     try:
         await wait_ready(url, process, workers=2)
@@ -116,7 +116,7 @@ async def test_connections_are_spread_over_the_workers(tmp_path: Path) -> None:
 async def test_shards_that_cannot_open_stop_the_server_with_an_error(tmp_path: Path) -> None:
     config = config_file(tmp_path)
     (tmp_path / "row.db").mkdir()  # a directory where the shard's file must be: no database
-    process = serve(config, "--workers", "2", "--port", str(free_port()))
+    process = cbamhub_serve(config, "--workers", "2", "--port", str(free_port()))
     try:
         code = process.wait(60)
     finally:
@@ -143,14 +143,14 @@ def test_workers_share_the_port_and_one_token_secret(tmp_path: Path) -> None:
 
 
 def test_zero_workers_is_a_usage_error(tmp_path: Path) -> None:
-    process = serve(config_file(tmp_path), "--workers", "0")
+    process = cbamhub_serve(config_file(tmp_path), "--workers", "0")
     assert process.wait(60) == 2
     assert process.stderr is not None and b"workers" in process.stderr.read()
 
 
 @pytest.mark.parametrize("port", [-1, 70000])
 def test_a_port_out_of_range_is_a_usage_error(tmp_path: Path, port: int) -> None:
-    process = serve(config_file(tmp_path), "--workers", "2", "--port", str(port))
+    process = cbamhub_serve(config_file(tmp_path), "--workers", "2", "--port", str(port))
     assert process.wait(60) == 2
 
 
@@ -165,16 +165,20 @@ def note_and_exit_later(settings: Settings, debug: bool) -> None:
 
 
 def test_a_worker_crashing_at_its_start_stops_the_server(tmp_path: Path) -> None:
-    supervisor = Supervisor(world_settings(tmp_path), 2, target=exit_at_once)
-    assert supervisor.run() == 1
+    assert serve(world_settings(tmp_path, port=0), 2, target=exit_at_once) == 1
 
 
 def test_a_worker_that_dies_later_is_restarted(tmp_path: Path) -> None:
-    supervisor = Supervisor(
-        world_settings(tmp_path), 1, target=note_and_exit_later, crash_window=0.1
-    )
-    threading.Timer(6.0, supervisor.stop).start()
-    assert supervisor.run() == 0
+    # SIGTERM to this process while `serve` runs: its handler stops the workers, and serve returns
+    stopping = threading.Timer(6.0, os.kill, (os.getpid(), signal.SIGTERM))
+    stopping.start()
+    try:
+        code = serve(
+            world_settings(tmp_path, port=0), 1, target=note_and_exit_later, crash_window=0.1
+        )
+    finally:
+        stopping.cancel()
+    assert code == 0
     starts = (tmp_path / "starts").read_text().split()
     assert len(starts) >= 2 and len(set(starts)) == len(starts)
 
