@@ -320,6 +320,12 @@ class Settings(BaseSettings):
         description="server processes of `cbamhub grpc-serve` on grpc_port (SO_REUSEPORT: the "
         "kernel spreads connections, not calls, over them); each keeps its own caches",
     )
+    grpc_stall_log_ms: float = Field(
+        default=100.0,
+        ge=0,
+        description="log each stall of a gRPC server's event loop and each garbage-collector "
+        "pause longer than this (WARNING, logger cbamhub.rpc.stalls); 0 = off",
+    )
     grpc_gc_freeze: bool = Field(
         default=True,
         description="move the objects left by start-up out of the garbage collector's view once "

@@ -44,6 +44,7 @@ from cbamhub.settings import Settings
 
 from .record_policy import AuthorizerPolicy
 from .server import start_rpc_server
+from .stall_watch import StallWatch
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,9 @@ async def run_server(settings: Settings, stop: asyncio.Event) -> None:
         authorizer = authorizer_from_settings(settings)
         policy = AuthorizerPolicy.from_settings(authorizer, router, settings)
         running = await start_rpc_server(settings, router, policy)
+        watch = None
+        if settings.grpc_stall_log_ms > 0:
+            watch = asyncio.create_task(StallWatch(settings.grpc_stall_log_ms / 1000).run())
         try:
             settle_collector(settings.grpc_gc_freeze)
             print(
@@ -78,6 +82,8 @@ async def run_server(settings: Settings, stop: asyncio.Event) -> None:
             )
             await stop.wait()
         finally:
+            if watch is not None:
+                watch.cancel()
             await running.stop()
             await authorizer.engine.aclose()
     finally:

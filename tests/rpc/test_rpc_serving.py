@@ -1,17 +1,22 @@
 """`cbamhub grpc-serve` as a process: N workers on one port, replaced when they die later, the
-whole server stopped when one dies at its start, and the collector settled once start-up is done."""
+whole server stopped when one dies at its start, the collector settled once start-up is done, and
+the loop's stalls and the collector's pauses logged."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import grpc
+import pytest
 from cbamhub.rpc.serving import settle_collector
+from cbamhub.rpc.stall_watch import StallWatch
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 CUSTOMS = "cbamhub.customs.v1.CustomsCheck"
@@ -107,3 +112,28 @@ async def test_a_worker_dying_at_its_start_stops_the_server(tmp_path: Path) -> N
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_the_stall_watch_logs_a_blocked_loop_and_a_long_collection(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    watch = asyncio.create_task(StallWatch(threshold=0.02, interval=0.002).run())
+    await asyncio.sleep(0.05)
+    with caplog.at_level(logging.WARNING, logger="cbamhub.rpc.stalls"):
+        time.sleep(0.06)  # a callback that holds the loop: every call waits behind it
+        await asyncio.sleep(0.01)
+        garbage = [[i] for i in range(300_000)]  # enough objects for a full collection to take time
+        started = time.perf_counter()
+        gc.collect()
+        took = time.perf_counter() - started
+        await asyncio.sleep(0.01)
+    watch.cancel()
+    await asyncio.gather(watch, return_exceptions=True)
+    del garbage
+    stalls = [r.getMessage() for r in caplog.records if "event loop stall" in r.getMessage()]
+    assert stalls and all(float(m.split()[3]) >= 20 for m in stalls)
+    assert any(float(m.split()[3]) >= 55 for m in stalls)  # the 60 ms sleep, as one stall
+    pauses = [r.getMessage() for r in caplog.records if r.getMessage().startswith("gc pause")]
+    assert (took > 0.02) == any("generation 2" in m for m in pauses)
+    # stopped, it no longer listens to the collector
+    assert not any(getattr(c, "__self__", None).__class__ is StallWatch for c in gc.callbacks)
