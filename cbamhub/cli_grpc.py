@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import argparse
 
-from cbamhub.rpc.serving import Supervisor, serve_worker
+from cbamhub.rpc.serving import serve
 from cbamhub.settings import Settings
 
 
 def cmd_grpc_serve(args: argparse.Namespace) -> int:
     given = {"grpc_port": args.port, "grpc_workers": getattr(args, "workers", None)}
-    settings = Settings(**{k: v for k, v in given.items() if v is not None})
-    if settings.grpc_workers > 1:
-        return Supervisor(settings, settings.grpc_workers).run()
-    serve_worker(settings)
-    return 0
+    return serve(Settings(**{k: v for k, v in given.items() if v is not None}))
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

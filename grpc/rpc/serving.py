@@ -13,10 +13,9 @@ Rego bundle, SQLAlchemy's metadata, pydantic models), and a full collection walk
 74 ms on this machine, a stall of every call in flight. Frozen, they are never walked again; a full
 collection then costs what the server allocated since (`grpc_gc_freeze`).
 
-The supervisor (for `grpc_workers` > 1) holds the port (a bound socket that never listens, which
-also turns port 0 into one free port for all), opens the shards once before the workers start (keys
-and migrations by one process, not raced), restarts a worker that dies, stops when one dies within
-`CRASH_WINDOW_SECONDS` of its start (a broken configuration), and stops them all on SIGINT/SIGTERM.
+With `grpc_workers` > 1 the core's supervisor (cbamhub.supervisor, as for the gateway) holds the
+port (port 0 becomes one free port for all), opens the shards once before the workers start,
+restarts a worker that dies, stops when one dies at its start, and stops them all on SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -24,32 +23,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import logging
-import multiprocessing
 import os
 import signal
-import socket
 import sys
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from multiprocessing.process import BaseProcess
-from types import FrameType
 
 from cbamhub.policies.engines import authorizer_from_settings
 from cbamhub.vault.shards import ShardRouter
 
 from cbamhub.settings import Settings
+from cbamhub.supervisor import CRASH_WINDOW_SECONDS, Supervisor, prepare_shards, reserve_port
 
 from .record_policy import AuthorizerPolicy
 from .server import start_rpc_server
 from .stall_watch import StallWatch
-
-log = logging.getLogger(__name__)
-
-CRASH_WINDOW_SECONDS = 10.0
-STOP_GRACE_SECONDS = 10.0
 
 
 def settle_collector(freeze: bool) -> int:
@@ -104,91 +90,28 @@ def serve_worker(settings: Settings) -> None:
     asyncio.run(main())
 
 
-def reserve_port(host: str, port: int) -> socket.socket:
-    """A bound, never listening socket on (host, port) that SO_REUSEPORT servers may share: it
-    resolves port 0 once for every worker and keeps the port ours between worker restarts."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+def serve(settings: Settings, *, crash_window: float = CRASH_WINDOW_SECONDS) -> int:
+    """`cbamhub grpc-serve`: one server in this process, or grpc_workers processes on the port
+    under the core's supervisor (cbamhub.supervisor, shared with the gateway). Returns the exit
+    code."""
+    if settings.grpc_workers == 1:
+        serve_worker(settings)
+        return 0
+    reservation = reserve_port(settings.grpc_host, settings.grpc_port)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-async def _prepare_shards(settings: Settings) -> None:
-    await (await ShardRouter.open(settings)).close()
-
-
-@dataclass
-class Supervisor:
-    """Runs `workers` processes of `target(settings)` on one port and keeps them running."""
-
-    settings: Settings
-    workers: int
-    target: Callable[[Settings], None] = serve_worker
-    crash_window: float = CRASH_WINDOW_SECONDS
-    _stopping: threading.Event = field(default_factory=threading.Event)
-    _processes: dict[int, tuple[BaseProcess, float]] = field(default_factory=dict)
-
-    def run(self) -> int:
-        """Serve until SIGINT/SIGTERM (exit 0) or a worker crash loop (exit 1)."""
-        if self.workers < 1:
-            raise ValueError(f"workers is at least 1, not {self.workers}")
-        reservation = reserve_port(self.settings.grpc_host, self.settings.grpc_port)
-        settings = self.settings.with_overrides(grpc_port=reservation.getsockname()[1])
+        settings = settings.with_overrides(grpc_port=reservation.getsockname()[1])
         try:
-            asyncio.run(_prepare_shards(settings))
-        except Exception as error:  # reported, not raised: the CLI's exit code says it
+            asyncio.run(prepare_shards(settings))
+        except Exception as error:  # reported, not raised: the exit code says it
             print(f"cbamhub grpc-serve: cannot open the shards: {error}", file=sys.stderr)
-            reservation.close()
             return 1
-        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        context = multiprocessing.get_context("spawn")
-        try:
-            for slot in range(self.workers):
-                self._start(context, slot, settings)
-            while not self._stopping.wait(0.2):
-                for slot, (process, started) in list(self._processes.items()):
-                    if process.is_alive() or self._stopping.is_set():
-                        continue
-                    if time.monotonic() - started < self.crash_window:
-                        log.error("gRPC worker %d exited with %s at start", slot, process.exitcode)
-                        return 1
-                    log.warning("gRPC worker %d exited with %s: restarting", slot, process.exitcode)
-                    self._start(context, slot, settings)
-            return 0
-        finally:
-            self._stop_all()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            reservation.close()
-
-    def _start(self, context: multiprocessing.context.SpawnContext, slot: int, s: Settings) -> None:
-        process = context.Process(target=self.target, args=(s,), name=f"cbamhub-grpc-{slot}")
-        process.start()
-        self._processes[slot] = (process, time.monotonic())
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        """Ask `run` to stop the workers and return (what SIGINT and SIGTERM do)."""
-        self._stopping.set()
-
-    def _stop_all(self) -> None:
-        self._stopping.set()
-        processes = [p for p, _ in self._processes.values()]
-        for process in processes:
-            if process.is_alive():
-                process.terminate()  # SIGTERM: the worker drains its calls
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for process in processes:
-            process.join(max(0.0, deadline - time.monotonic()))
-            if process.is_alive():
-                log.warning("%s did not stop in time: killed", process.name)
-                process.kill()
-                process.join()
+        supervisor = Supervisor(
+            settings.grpc_workers,
+            serve_worker,
+            (settings,),
+            name="cbamhub-grpc",
+            crash_window=crash_window,
+        )
+        return supervisor.run()
+    finally:
+        reservation.close()

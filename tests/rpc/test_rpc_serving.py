@@ -37,9 +37,8 @@ def test_settling_takes_the_start_up_objects_out_of_the_collectors_view() -> Non
 async def _supervisor(tmp_path: Path, crash_window: float) -> asyncio.subprocess.Process:
     env = dict(os.environ, CBAMHUB_DATA_DIR=str(tmp_path), CBAMHUB_CREATE_MISSING_KEYS="true")
     code = (
-        "import sys; from cbamhub.rpc.serving import Supervisor; from cbamhub.settings import "
-        f"Settings; sys.exit(Supervisor(Settings(grpc_port=0), 2, crash_window={crash_window})"
-        ".run())"
+        "import sys; from cbamhub.rpc.serving import serve; from cbamhub.settings import "
+        f"Settings; sys.exit(serve(Settings(grpc_port=0, grpc_workers=2), crash_window={crash_window}))"
     )
     return await asyncio.create_subprocess_exec(
         sys.executable, "-c", code, env=env,
