@@ -205,15 +205,12 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     if args.demo:
         from cbamhub.demo import run_demo
 
         asyncio.run(run_demo(Path(args.data_dir), args.host or "127.0.0.1", args.port or 8000))
         return EXIT_OK
-    from cbamhub.gateway.app import create_app
-    from cbamhub.gateway.serving import serve
+    from cbamhub.gateway.serving import serve, serve_worker
     from cbamhub.settings import Settings
 
     given = {"host": args.host, "port": args.port, "workers": args.workers}
@@ -223,9 +220,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(f"invalid settings: {error}", code=EXIT_USAGE) from None
     if settings.workers > 1:
         return serve(settings, settings.workers, debug=args.debug)
-    app = create_app(settings, debug=args.debug)
-    # access_log off: the gateway writes its own JSON access line (middleware/request_id.py)
-    uvicorn.run(app, host=settings.host, port=settings.port, access_log=False)
+    serve_worker(settings, args.debug)  # one process: the same socket and start-up as a worker
     return EXIT_OK
 
 

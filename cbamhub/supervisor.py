@@ -13,6 +13,7 @@ start (a broken configuration, not bad luck), and stops them all on SIGINT/SIGTE
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import signal
@@ -52,6 +53,22 @@ async def prepare_shards(settings: Settings) -> None:
     from cbamhub.vault.shards import ShardRouter
 
     await (await ShardRouter.open(settings)).close()
+
+
+def settle_collector(freeze: bool = True) -> int:
+    """In a serving process, once it serves: collect once, then (with `freeze`) move every
+    surviving object out of the collector's view, and return how many were frozen.
+
+    Start-up leaves a few hundred thousand long-lived objects (modules, schemas, the Rego bundle,
+    SQLAlchemy metadata, pydantic models) that every full collection would walk again: 147 ms
+    measured in a gateway worker (278,000 objects), 74 ms in a gRPC worker — a stall of every
+    request in flight. Frozen, they are never walked again. Process-wide, so only a serving
+    process calls it, never library code (tests run several servers in one process)."""
+    gc.collect()
+    if not freeze:
+        return 0
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 @dataclass

@@ -17,13 +17,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import socket
 import sys
 from collections.abc import Callable
 
 from cbamhub.settings import Settings
-from cbamhub.supervisor import CRASH_WINDOW_SECONDS, Supervisor, prepare_shards, reserve_port
+from cbamhub.supervisor import (
+    CRASH_WINDOW_SECONDS,
+    Supervisor,
+    prepare_shards,
+    reserve_port,
+    settle_collector,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +60,23 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 
 def serve_worker(settings: Settings, debug: bool) -> None:
-    """One worker: its own socket on the shared port, one uvicorn server, one event loop."""
+    """One worker: its own socket on the shared port, one uvicorn server, one event loop; the
+    start-up objects frozen out of the garbage collector's view once the app has started."""
     import uvicorn
 
     from .app import create_app
 
+    class _Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            settle_collector()
+            host, port = sock.getsockname()[:2]
+            print(f"cbamhub gateway on http://{host}:{port} (pid {os.getpid()})", flush=True)
+
     sock = listening_socket(settings.host, settings.port)
     # access_log off: the gateway writes its own JSON access line (middleware/request_id.py)
     config = uvicorn.Config(create_app(settings, debug=debug), log_level="info", access_log=False)
-    server = uvicorn.Server(config)
-    asyncio.run(server.serve(sockets=[sock]))
+    asyncio.run(_Server(config).serve(sockets=[sock]))
 
 
 def shared_settings(settings: Settings, port: int) -> Settings:
