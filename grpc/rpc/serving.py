@@ -8,10 +8,10 @@ worker binds the port itself (grpcio sets SO_REUSEPORT on Linux, `grpc.so_reusep
 kernel spreads *connections*, not calls, over the workers: a client with one channel reaches one
 worker (docs/decisions/0056).
 
-Why `gc.freeze()` once the server is up: start-up leaves ~220,000 long-lived objects (modules, the
-Rego bundle, SQLAlchemy's metadata, pydantic models), and a full collection walks them all —
-74 ms on this machine, a stall of every call in flight. Frozen, they are never walked again; a full
-collection then costs what the server allocated since (`grpc_gc_freeze`).
+Why `gc.freeze()` once the server is up (`cbamhub.supervisor.settle_collector`): start-up leaves
+~224,000 long-lived objects (modules, the Rego bundle, SQLAlchemy's metadata, pydantic models), and
+a full collection walks them all -- 74 ms on this machine, 137 ms under load, a stall of every call
+in flight. Frozen, they are never walked again (`grpc_gc_freeze`).
 
 With `grpc_workers` > 1 the core's supervisor (cbamhub.supervisor, as for the gateway) holds the
 port (port 0 becomes one free port for all), opens the shards once before the workers start,
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 import signal
 import sys
@@ -31,22 +30,17 @@ from cbamhub.policies.engines import authorizer_from_settings
 from cbamhub.vault.shards import ShardRouter
 
 from cbamhub.settings import Settings
-from cbamhub.supervisor import CRASH_WINDOW_SECONDS, Supervisor, prepare_shards, reserve_port
+from cbamhub.supervisor import (
+    CRASH_WINDOW_SECONDS,
+    Supervisor,
+    prepare_shards,
+    reserve_port,
+    settle_collector,
+)
 
 from .record_policy import AuthorizerPolicy
 from .server import start_rpc_server
 from .stall_watch import StallWatch
-
-
-def settle_collector(freeze: bool) -> int:
-    """After start-up: collect once, then (with `freeze`) move every surviving object out of the
-    collector's view. Returns the objects frozen (0 without `freeze`). Process-wide, so only a
-    serving process calls it, never the library (tests run several servers in one process)."""
-    gc.collect()
-    if not freeze:
-        return 0
-    gc.freeze()
-    return gc.get_freeze_count()
 
 
 async def run_server(settings: Settings, stop: asyncio.Event) -> None:
