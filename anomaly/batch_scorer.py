@@ -1,7 +1,7 @@
 """One small interface for scoring a batch, in process or on a remote scoring service.
 
 The hub scores at ingest through ``BatchScorer`` only, so where the model runs is configuration:
-``InProcessScorer`` wraps ``Scorer``; ``cbamhub.rpc.anomaly_client.RemoteScorer`` calls the
+``InProcessScorer`` wraps ``Scorer``; ``remote.RemoteScorer`` calls the
 AnomalyScoring gRPC service. Both return the same ``Score`` values for the same records. The call
 is async because the remote one waits on the network; callers must not hold a database lock
 across it.

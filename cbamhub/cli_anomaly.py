@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import signal
 
-from cbamhub.rpc.anomaly_service import start_scoring_server_from_settings
+from cbamhub.anomaly.service import start_scoring_server_from_settings
 from cbamhub.settings import Settings
 
 

@@ -168,8 +168,8 @@ class AnomalyIngest:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AnomalyIngest:
-        if settings.anomaly_scorer_url:  # the vault reaches the RPC client only when configured
-            from cbamhub.rpc.anomaly_client import RemoteScorer
+        if settings.anomaly_scorer_url:  # lazily: grpcio loads only for a remote scorer
+            from cbamhub.anomaly.remote import RemoteScorer
 
             return cls(RemoteScorer.from_settings(settings))
         return cls(

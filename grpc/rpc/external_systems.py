@@ -14,12 +14,12 @@ from typing import Protocol
 
 import grpc
 
+from cbamhub.grpc_tls import channel_credentials, open_channel
 from cbamhub.settings import Settings
 
 from .generated import external_pb2, external_pb2_grpc
 from .resilience import CallPolicy, CircuitBreaker, call_external
 from .status import RpcError
-from .tls import channel_credentials, open_channel
 
 
 @dataclass(frozen=True)

@@ -12,23 +12,23 @@ import asyncio
 from dataclasses import dataclass
 
 import grpc
+from cbamhub.anomaly.service import add_scoring_service, scorer_from_settings
 from cbamhub.jurisdictions.rulebook import Rulebook, load_rulebook
 from cbamhub.vault.shards import ShardRouter
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
+from cbamhub.grpc_tls import server_credentials
 from cbamhub.settings import Settings
 
 from .access import CachedPolicy, NoPolicy, RecordPolicy
-from .anomaly_service import add_scoring_service, scorer_from_settings
 from .authentication import Authenticator
 from .customs_service import CustomsCheckService
 from .external_systems import ExternalSystems
 from .generated import customs_pb2, customs_pb2_grpc, registry_pb2, registry_pb2_grpc
 from .record_access import CachedRecordAccess, RecordAccess, VaultRecordAccess
 from .registry_service import RegistryService
-from .tls import server_credentials
 
 CUSTOMS_SERVICE = customs_pb2.DESCRIPTOR.services_by_name["CustomsCheck"].full_name
 REGISTRY_SERVICE = registry_pb2.DESCRIPTOR.services_by_name["Registry"].full_name

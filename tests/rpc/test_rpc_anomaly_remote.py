@@ -21,13 +21,12 @@ import grpc
 import pytest
 from cbamhub.anomaly.batch_scorer import InProcessScorer, ScoringUnavailable, load_scorer
 from cbamhub.anomaly.features import build_lookup
+from cbamhub.anomaly.generated import anomaly_pb2, anomaly_pb2_grpc
 from cbamhub.anomaly.record import RecordFeatures
+from cbamhub.anomaly.remote import CHUNK, RemoteScorer
+from cbamhub.anomaly.service import MAX_BATCH, SERVICE, start_scoring_server
 from cbamhub.anomaly.synthetic import generate, to_records
-from cbamhub.rpc.anomaly_client import CHUNK, RemoteScorer
-from cbamhub.rpc.anomaly_service import MAX_BATCH, SERVICE, start_scoring_server
-from cbamhub.rpc.generated import anomaly_pb2, anomaly_pb2_grpc
 from cbamhub.rpc.server import HUB_SERVICES, start_rpc_server
-from cbamhub.rpc.tls import channel_credentials, server_credentials
 from cbamhub.vault.shards import ShardRouter
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
@@ -35,6 +34,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 )
 from rpc_certs import TestCA
 
+from cbamhub.grpc_tls import channel_credentials, server_credentials
 from cbamhub.settings import Settings
 
 

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from cbamhub.anomaly.batch_scorer import InProcessScorer, load_scorer
 from cbamhub.anomaly.record import RecordFeatures
+from cbamhub.anomaly.remote import RemoteScorer
 from cbamhub.anomaly.scoring import Score, Scorer
-from cbamhub.rpc.anomaly_client import RemoteScorer
-from cbamhub.rpc.anomaly_service import ScoringServer, start_scoring_server
+from cbamhub.anomaly.service import ScoringServer, start_scoring_server
 from cbamhub.vault import publishing
 from cbamhub.vault.anomaly_ingest import AnomalyIngest
 from cbamhub.vault.ids import region_of

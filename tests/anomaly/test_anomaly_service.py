@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
+from cbamhub.anomaly.generated import anomaly_pb2, anomaly_pb2_grpc
 from cbamhub.anomaly.scoring import Scorer
-from cbamhub.rpc.anomaly_service import SERVICE, ScoringServer, start_scoring_server
-from cbamhub.rpc.generated import anomaly_pb2, anomaly_pb2_grpc
+from cbamhub.anomaly.service import SERVICE, ScoringServer, start_scoring_server
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 

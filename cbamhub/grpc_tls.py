@@ -1,4 +1,5 @@
-"""TLS credentials of the RPC door (server side) and of the hub's adapters (client side, mutual TLS).
+"""gRPC TLS credentials: servers' (the RPC door, the anomaly scorer) and clients' (the hub's adapters
+and remote scorer, mutual TLS). In the core because both doors and the scorer use it (decision 0084).
 
 Plaintext stays possible for loopback and tests: no certificate configured means an insecure port
 or channel, chosen explicitly by leaving the settings empty, never as a fallback after an error.

@@ -3,7 +3,7 @@
 Stateless and vault-free: it scores the figures in each request with `anomaly.scoring.Scorer`,
 so it runs on its own (`cbamhub anomaly-serve`, TLS like the main server), mounted in the hub's
 gRPC server (`anomaly_grpc_mount`), or not at all. The hub's ingest calls it through
-`anomaly_client.RemoteScorer`. A route or country without reference figures, or a non-finite
+`anomaly.remote.RemoteScorer`. A route or country without reference figures, or a non-finite
 figure, is INVALID_ARGUMENT (never a silent score); an unset optional figure is "not reported".
 The model runs on a worker thread, so health checks and other calls are answered meanwhile.
 """
@@ -17,17 +17,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from cbamhub.anomaly.batch_scorer import load_scorer
-from cbamhub.anomaly.record import DataQualityTier, Methodology, RecordFeatures
-from cbamhub.anomaly.scoring import Score, Scorer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
+from cbamhub.grpc_tls import server_credentials
 from cbamhub.settings import Settings
 
+from .batch_scorer import load_scorer
 from .generated import anomaly_pb2, anomaly_pb2_grpc
-from .tls import server_credentials
+from .record import DataQualityTier, Methodology, RecordFeatures
+from .scoring import Score, Scorer
 
 SERVICE = anomaly_pb2.DESCRIPTOR.services_by_name["AnomalyScoring"].full_name
 STREAM_BATCH = 256

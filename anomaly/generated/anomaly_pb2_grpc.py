@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from cbamhub.rpc.generated import anomaly_pb2 as anomaly__pb2
+from cbamhub.anomaly.generated import anomaly_pb2 as anomaly__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__

@@ -1,4 +1,4 @@
-"""The hub's client of a remote AnomalyScoring service: a `BatchScorer` over gRPC.
+"""The hub's client of a remote AnomalyScoring service (`service.py`): a `BatchScorer` over gRPC.
 
 ScoreBatch calls of at most CHUNK records each, sent together, all under the batch's one deadline,
 on a channel kept open for the event loop that uses it. Every failure becomes `ScoringUnavailable`
@@ -15,16 +15,16 @@ import math
 from collections.abc import Sequence
 
 import grpc
-from cbamhub.anomaly.batch_scorer import ScoringUnavailable
-from cbamhub.anomaly.explain import Reason
-from cbamhub.anomaly.record import RecordFeatures
-from cbamhub.anomaly.rule import RuleVerdict
-from cbamhub.anomaly.scoring import Score
 
+from cbamhub.grpc_tls import channel_credentials, open_channel
 from cbamhub.settings import Settings
 
+from .batch_scorer import ScoringUnavailable
+from .explain import Reason
 from .generated import anomaly_pb2, anomaly_pb2_grpc
-from .tls import channel_credentials, open_channel
+from .record import RecordFeatures
+from .rule import RuleVerdict
+from .scoring import Score
 
 CHUNK = 1_000
 """Records per ScoreBatch call: a few hundred kB each way, far below gRPC's 4 MB message cap."""
