@@ -190,7 +190,7 @@ class Settings(BaseSettings):
         default=None, description="model version to score with; default the folder's active one"
     )
     # Where ingest scores (decision 0082): in process, or on a remote AnomalyScoring service
-    # (grpc/rpc/anomaly_client.py). Scoring fails open: an unreachable or slow scorer leaves
+    # (anomaly/remote.py). Scoring fails open: an unreachable or slow scorer leaves
     # "unscored" rows naming why; the records still publish.
     anomaly_scorer_url: str | None = Field(
         default=None,
