@@ -55,6 +55,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
+from cbamhub.ledger.disclosure import fields_commitment_of_canonical
 from cbamhub.ledger.statements import (
     Statement,
     StatementKind,
@@ -402,7 +403,7 @@ STAGES = (
     ("replay", "replay index: HMAC digests + SELECT existing"),
     ("seal", "sealing payload + signature (XChaCha20-Poly1305)"),
     ("rows", "ids, salts, row dicts"),
-    ("commitment", "statement commitment (SHA-256 of salt + canonical payload)"),
+    ("commitment", "commitments: whole payload and per field (decision 0055)"),
     ("statement", "statement bytes (Statement.to_bytes: JCS)"),
     ("insert", "INSERT records (executemany)"),
     ("score", "anomaly score_batch + INSERT record_scores"),
@@ -526,8 +527,9 @@ async def staged_write(
             }
         )
         d = clock()
-        # evaluated first in _write's call too: over the verified canonical payload, not re-encoded
+        # as in _write: both commitments over the verified canonical payload, not re-encoded
         committed = commitment_of_canonical(salt, item.submission.payload)
+        fields = fields_commitment_of_canonical(salt, item.submission.payload)
         e = clock()
         statements.append(
             Statement(
@@ -536,6 +538,7 @@ async def staged_write(
                 time=stamp,
                 signer=item.submission.key_id,
                 commitment=committed,
+                fields=fields,
             ).to_bytes()
         )
         f = clock()
