@@ -9,9 +9,10 @@ the fields the decision allows. An engine that cannot answer raises `PolicyUnava
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from cbamhub.policies import (
     AssignmentSet,
@@ -38,6 +39,14 @@ POLICY_NAME = {
     field.alias: name for name, field in EmissionsRecord.model_fields.items() if field.alias
 }
 """Grants name record fields by their KIT names (vault); the policy by the record model's names."""
+
+
+def visible_members(document: Mapping[str, Any], fields: frozenset[str] | None) -> list[str]:
+    """The document's top-level members (KIT names) that the policy's `fields` let through (None =
+    all): what a masked answer discloses, in either door."""
+    if fields is None:
+        return list(document)
+    return [name for name in document if POLICY_NAME.get(name, name) in fields]
 
 
 def policy_grant(grant: Grant, at: datetime) -> PolicyGrant:
@@ -112,7 +121,6 @@ class GrantSetCache:
     grants again (0.2 grant reads per request at 8 concurrent requests, measured)."""
 
     def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
         self._sets: TtlCache[GrantSet] = TtlCache(ttl, max_entries=100_000)
 
     async def get(self, importer_id: str, load: Callable[[], Awaitable[GrantSet]]) -> GrantSet:

@@ -13,11 +13,13 @@ start (a broken configuration, not bad luck), and stops them all on SIGINT/SIGTE
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import multiprocessing
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -53,6 +55,33 @@ async def prepare_shards(settings: Settings) -> None:
     from cbamhub.vault.shards import ShardRouter
 
     await (await ShardRouter.open(settings)).close()
+
+
+def supervise(
+    host: str,
+    port: int,
+    settings_on: Callable[[int], Settings],
+    workers: int,
+    target: Callable[..., None],
+    *extra: Any,
+    name: str,
+    crash_window: float = CRASH_WINDOW_SECONDS,
+) -> int:
+    """Reserve (host, port), open the shards once with `settings_on(bound port)`, then run
+    `workers` processes of `target(settings, *extra)` until SIGINT/SIGTERM (0), a worker crash loop
+    or shards that cannot be opened (1, said on stderr)."""
+    with reserve_port(host, port) as reservation:
+        settings = settings_on(reservation.getsockname()[1])
+        try:
+            asyncio.run(prepare_shards(settings))
+        except Exception as error:  # reported, not raised: the exit code says it
+            print(f"{name}: cannot open the shards: {error}", file=sys.stderr)
+            return 1
+        log.info("%s: %d workers on %s:%d", name, workers, host, reservation.getsockname()[1])
+        supervisor = Supervisor(
+            workers, target, (settings, *extra), name=name, crash_window=crash_window
+        )
+        return supervisor.run()
 
 
 def settle_collector(freeze: bool = True) -> int:

@@ -11,7 +11,7 @@ from cbamhub.ledger.checkpoint import SignedCheckpoint
 from cbamhub.vault.disclosure import record_disclosure
 from cbamhub.vault.reading import StoredRecord
 
-from cbamhub.access import POLICY_NAME
+from cbamhub.access import visible_members
 
 Long = NewType("Long", int)
 LONG_SCALAR = strawberry.scalar(
@@ -193,8 +193,7 @@ class Record:
         if self.masked is None:
             return None
         stored, fields = self.masked
-        visible = [name for name in stored.document if POLICY_NAME.get(name, name) in fields]
-        disclosure = record_disclosure(stored, visible)
+        disclosure = record_disclosure(stored, visible_members(stored.document, fields))
         return None if disclosure is None else json.dumps(disclosure.to_json(), sort_keys=True)
 
 

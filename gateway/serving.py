@@ -16,23 +16,13 @@ by one worker must be accepted by the others).
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import secrets
 import socket
-import sys
 from collections.abc import Callable
 
 from cbamhub.settings import Settings
-from cbamhub.supervisor import (
-    CRASH_WINDOW_SECONDS,
-    Supervisor,
-    prepare_shards,
-    reserve_port,
-    settle_collector,
-)
-
-log = logging.getLogger(__name__)
+from cbamhub.supervisor import CRASH_WINDOW_SECONDS, settle_collector, supervise
 
 LISTEN_BACKLOG = 2048
 
@@ -97,15 +87,13 @@ def serve(
 ) -> int:
     """Run `workers` gateway processes on the settings' port until SIGINT/SIGTERM (0), a worker
     crash loop or shards that cannot be opened (1)."""
-    with reserve_port(settings.host, settings.port) as reservation:
-        shared = shared_settings(settings, reservation.getsockname()[1])
-        try:
-            asyncio.run(prepare_shards(shared))
-        except Exception as error:  # reported, not raised: the CLI's exit code says it
-            print(f"cbamhub serve: cannot open the shards: {error}", file=sys.stderr)
-            return 1
-        log.info("serving on http://%s:%d with %d workers", shared.host, shared.port, workers)
-        supervisor = Supervisor(
-            workers, target, (shared, debug), name="cbamhub-gateway", crash_window=crash_window
-        )
-        return supervisor.run()
+    return supervise(
+        settings.host,
+        settings.port,
+        lambda port: shared_settings(settings, port),
+        workers,
+        target,
+        debug,
+        name="cbamhub-gateway",
+        crash_window=crash_window,
+    )

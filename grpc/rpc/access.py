@@ -9,26 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Protocol
 
 import grpc
 from cbamhub.vault.errors import Forbidden
 from cbamhub.vault.reading import StoredRecord
-from cbamhub.vault.record_model import EmissionsRecord
 
+from cbamhub.access import visible_members
 from cbamhub.ttl_cache import TtlCache
 
 from .authentication import Caller
 from .status import RpcError
 
 CUSTOMS_ROLE = "customs"
-
-
-@cache
-def _field_names() -> dict[str, str]:
-    """Record document key (KIT camelCase alias) -> the policy's field name (snake_case)."""
-    return {(f.alias or name): name for name, f in EmissionsRecord.model_fields.items()}
 
 
 @dataclass(frozen=True)
@@ -42,10 +35,8 @@ class Disclosure:
 
     def withheld(self, document: Mapping[str, Any]) -> list[str]:
         """The document's top-level fields this disclosure does not cover, sorted."""
-        if self.fields is None:
-            return []
-        names = _field_names()
-        return sorted(k for k in document if names.get(k, k) not in self.fields)
+        shown = set(visible_members(document, self.fields))
+        return sorted(k for k in document if k not in shown)
 
 
 EVERYTHING = Disclosure(None)

@@ -24,19 +24,12 @@ import asyncio
 import contextlib
 import os
 import signal
-import sys
 
 from cbamhub.policies.engines import authorizer_from_settings
 from cbamhub.vault.shards import ShardRouter
 
 from cbamhub.settings import Settings
-from cbamhub.supervisor import (
-    CRASH_WINDOW_SECONDS,
-    Supervisor,
-    prepare_shards,
-    reserve_port,
-    settle_collector,
-)
+from cbamhub.supervisor import CRASH_WINDOW_SECONDS, settle_collector, supervise
 
 from .record_policy import AuthorizerPolicy
 from .server import start_rpc_server
@@ -91,21 +84,12 @@ def serve(settings: Settings, *, crash_window: float = CRASH_WINDOW_SECONDS) -> 
     if settings.grpc_workers == 1:
         serve_worker(settings)
         return 0
-    reservation = reserve_port(settings.grpc_host, settings.grpc_port)
-    try:
-        settings = settings.with_overrides(grpc_port=reservation.getsockname()[1])
-        try:
-            asyncio.run(prepare_shards(settings))
-        except Exception as error:  # reported, not raised: the exit code says it
-            print(f"cbamhub grpc-serve: cannot open the shards: {error}", file=sys.stderr)
-            return 1
-        supervisor = Supervisor(
-            settings.grpc_workers,
-            serve_worker,
-            (settings,),
-            name="cbamhub-grpc",
-            crash_window=crash_window,
-        )
-        return supervisor.run()
-    finally:
-        reservation.close()
+    return supervise(
+        settings.grpc_host,
+        settings.grpc_port,
+        lambda port: settings.with_overrides(grpc_port=port),
+        settings.grpc_workers,
+        serve_worker,
+        name="cbamhub-grpc",
+        crash_window=crash_window,
+    )
