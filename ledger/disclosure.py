@@ -28,6 +28,7 @@ import json
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from .statements import SALT_SIZE, Statement, canonical
@@ -110,18 +111,65 @@ def _members(text: str) -> list[tuple[str, str, str]]:
 
 def fields_commitment_of_canonical(salt: bytes, canonical_bytes: bytes) -> str:
     """`fields_commitment_of` for a document already in RFC 8785 form (a verified signed payload),
-    computed from slices of its bytes without encoding anything again: the publish path's cost
-    (~30 us for a 13-15 member record; HMAC's pads are hashed once per record, not per member).
+    computed from slices of its bytes without encoding anything again (HMAC's pads are hashed once
+    per record, not per member). With the parsed document at hand,
+    `fields_commitment_of_document` is cheaper still.
 
     The caller guarantees canonical form; for anything else the result simply opens nothing."""
+    _check_salt(salt)
+    return _commit_members(salt, _members(canonical_bytes.decode()))
+
+
+def fields_commitment_of_document(
+    salt: bytes, canonical_bytes: bytes, document: Mapping[str, Any]
+) -> str:
+    """`fields_commitment_of_canonical(salt, canonical_bytes)`, given also `document`, the parsed
+    form of those bytes (the publish path has it): the member slices come from the C JSON encoder
+    instead of re-scanning the text, ~4 us less per record (decision 0094).
+
+    The encoder's pieces are used only when, joined as an object, they reproduce the canonical text
+    exactly: JSON's grammar is unambiguous, so the names and values of equal texts are the same
+    slices, which is what `_members` would have cut. Anything else (a number the encoder writes
+    differently, another key order, a document that is not these bytes) takes the slicing path, so
+    the answer is always the canonical one."""
+    _check_salt(salt)
+    text = canonical_bytes.decode()
+    members = _encoded_members(text, document)
+    return _commit_members(salt, _members(text) if members is None else members)
+
+
+def _check_salt(salt: bytes) -> None:
     if len(salt) != SALT_SIZE:
         raise ValueError(f"a commitment salt is {SALT_SIZE} bytes, not {len(salt)}")
+
+
+def _encoded_members(text: str, document: Any) -> list[tuple[str, str, str]] | None:
+    """`_members(text)` from `document`'s own encoding, or None when that is not provably it."""
+    if c_make_encoder is None or type(document) is not dict:
+        return None
+    # The C encoder, compact, in the document's own key order; its own markers catch a cycle.
+    encode = c_make_encoder({}, None, encode_basestring, None, ":", ",", False, False, False)
+    string = encode_basestring
+    try:
+        members = [
+            (name, string(name), string(value) if type(value) is str else "".join(encode(value, 0)))
+            for name, value in document.items()
+        ]
+    except (TypeError, ValueError, RecursionError):  # not JSON: a non-str key, NaN, a cycle
+        return None
+    if "{" + ",".join([f"{n}:{v}" for _, n, v in members]) + "}" != text:
+        return None
+    return members
+
+
+def _commit_members(salt: bytes, members: list[tuple[str, str, str]]) -> str:
+    """F from (name, name as JCS, value as JCS) of each member, in JCS member order."""
     sha256 = hashlib.sha256
     key = salt.ljust(_HMAC_BLOCK, b"\0")  # RFC 2104 with a key shorter than the block
     inner = sha256(key.translate(_IPAD))
     outer = sha256(key.translate(_OPAD))
     parts = []
-    for name, name_json, value_json in _members(canonical_bytes.decode()):
+    for name, name_json, value_json in members:
         i = inner.copy()
         i.update(name.encode())
         o = outer.copy()

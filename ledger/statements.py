@@ -21,6 +21,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from json.encoder import encode_basestring as _json_string
 from typing import Any
 
 import rfc8785
@@ -86,6 +87,11 @@ class Statement:
     """Hex per-field commitment of the document (ledger/disclosure.py), or None (version 1)."""
 
     def to_bytes(self) -> bytes:
+        fast = self._ascii_bytes()
+        return self._reference_bytes() if fast is None else fast
+
+    def _reference_bytes(self) -> bytes:
+        """The definition: RFC 8785 of the members (the oracle of the tests, and the slow path)."""
         members: dict[str, Any] = {
             "v": STATEMENT_VERSION,
             "kind": self.kind.value,
@@ -98,6 +104,36 @@ class Statement:
             members["v"] = FIELDS_STATEMENT_VERSION
             members["fields"] = self.fields
         return canonical(members)
+
+    def _ascii_bytes(self) -> bytes | None:
+        r"""`_reference_bytes()` written directly, ~8x faster (decision 0094); None when the proof
+        below does not hold, and the reference encoder answers instead.
+
+        When every member is a plain str and the whole text is ASCII, RFC 8785 reduces to: members
+        sorted by name (UTF-16 code units = ASCII order: commitment, fields, kind, signer, subject,
+        time, v), no whitespace, and strings escaped as the C JSON encoder's `encode_basestring`
+        escapes ASCII (\" \\ \b \f \n \r \t, other controls as lowercase \u00xx, nothing else);
+        the version is the integer 1 or 2."""
+        subject = self.subject
+        plain = (self.kind.value, self.time, self.signer, self.commitment)
+        if (
+            any(type(s) is not str for s in plain)
+            or any(type(k) is not str or type(v) is not str for k, v in subject.items())
+            or (self.fields is not None and type(self.fields) is not str)
+        ):
+            return None
+        q = _json_string
+        inner = ",".join([f"{q(k)}:{q(v)}" for k, v in sorted(subject.items())])
+        if self.fields is None:
+            head, version = q(self.commitment), STATEMENT_VERSION
+        else:
+            head = f'{q(self.commitment)},"fields":{q(self.fields)}'
+            version = FIELDS_STATEMENT_VERSION
+        text = (
+            f'{{"commitment":{head},"kind":{q(self.kind.value)},"signer":{q(self.signer)},'
+            f'"subject":{{{inner}}},"time":{q(self.time)},"v":{version}}}'
+        )
+        return text.encode() if text.isascii() else None
 
     @classmethod
     def parse(cls, data: bytes) -> Statement:
