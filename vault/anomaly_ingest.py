@@ -25,7 +25,7 @@ import logging
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +40,8 @@ from cbamhub.anomaly.record import Methodology as Method
 from cbamhub.anomaly.record import RecordFeatures
 from cbamhub.anomaly.route_mapping import Mapped, RouteMapping, route_mapping
 from cbamhub.anomaly.scoring import Score
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cbamhub.settings import Settings
 
@@ -79,6 +80,10 @@ SIGNIFICANT_DIGITS = 9
 """Figures are compared at 9 significant digits: float noise from unit conversion vanishes, while
 two figures reported differently (to at most 9 digits, as records do) stay different."""
 _LOOKUP_CHUNK = 500  # digests per IN (...) query: far below SQLite's and asyncpg's parameter caps
+_HISTORY_CHUNK = 300  # (installation, CN code, start) keys per history query: 900 parameters
+_HMAC_BLOCK = 64
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,12 @@ def _indirect(record: EmissionsRecord) -> tuple[float, float, float]:
 
 
 def features_of(
-    record: EmissionsRecord, mapped: Mapped, previous: Previous | None
+    record: EmissionsRecord,
+    mapped: Mapped,
+    previous: Previous | None,
+    *,
+    record_id: str = "",
+    copies: int = 0,
 ) -> RecordFeatures:
     """The scorer's view of a hub record.
 
@@ -117,7 +127,7 @@ def features_of(
     (anomaly/README.md, gaps) — so the mass-balance sum stays missing rather than invented."""
     see_indirect, mwh, ef = _indirect(record)
     return RecordFeatures(
-        record_id="",
+        record_id=record_id,
         installation_id=record.installation_id or record.installation_cbam_id,
         route=mapped.route,
         country=mapped.country,
@@ -133,6 +143,7 @@ def features_of(
         previous_see_indirect=None if previous is None else previous.see_indirect,
         technology_change=previous is not None
         and previous.method_id != record.production_method.method_id,
+        copies=copies,
     )
 
 
@@ -144,10 +155,30 @@ def figures_digest(index_key: bytes, f: RecordFeatures) -> bytes:
     """HMAC of the figures whose repetition across installations means copy-paste (the scorer's
     `value_key`: route, direct and indirect SEE, electricity per tonne), rounded. Keyed with the
     shard's index key, so the stored digest is no guessable fingerprint of sealed figures."""
-    text = "|".join(
-        (f.route, *(_figure(x) for x in (f.see_direct, f.see_indirect, f.electricity_mwh_per_t)))
-    )
-    return hmac.new(index_key, FIGURES_DOMAIN + text.encode(), hashlib.sha256).digest()
+    text = _figures_text(f.route, f.see_direct, f.see_indirect, f.electricity_mwh_per_t)
+    return hmac.new(index_key, FIGURES_DOMAIN + text, hashlib.sha256).digest()
+
+
+def _figures_text(route: str, *figures: float) -> bytes:
+    return "|".join((route, *(_figure(x) for x in figures))).encode()
+
+
+class _FiguresHasher:
+    """`figures_digest` for a whole batch under one key: HMAC's keyed pads and the domain are
+    hashed once, each record costs two hash copies (RFC 2104, as ledger/disclosure.py does)."""
+
+    def __init__(self, index_key: bytes) -> None:
+        key = hashlib.sha256(index_key).digest() if len(index_key) > _HMAC_BLOCK else index_key
+        key = key.ljust(_HMAC_BLOCK, b"\0")
+        self._inner = hashlib.sha256(key.translate(_IPAD) + FIGURES_DOMAIN)
+        self._outer = hashlib.sha256(key.translate(_OPAD))
+
+    def digest(self, route: str, see_direct: float, see_indirect: float, mwh: float) -> bytes:
+        inner = self._inner.copy()
+        inner.update(_figures_text(route, see_direct, see_indirect, mwh))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
 
 def _previous_of(record: EmissionsRecord) -> Previous:
@@ -199,49 +230,54 @@ class AnomalyIngest:
     async def _context(
         self, shard: Shard, records: Mapping[int, EmissionsRecord]
     ) -> tuple[dict[int, RecordFeatures | str], dict[int, bytes]]:
+        """Every read on one connection, each a constant number of queries for the whole batch;
+        each row's features built once, with its copies and the id the scorer sees."""
         installations = {r.installation_id for r in records.values() if r.installation_id}
-        routes = await _installation_routes(shard, installations)
         out: dict[int, RecordFeatures | str] = {}
         mapped: dict[int, Mapped] = {}
-        for row, record in records.items():
-            codes = [
-                record.production_method.method_id,
-                *routes.get(record.installation_id or "", ()),
-            ]
-            found = self.mapping.resolve(record.country_code, record.cn_code, codes)
-            if isinstance(found, Mapped):
-                mapped[row] = found
-            else:
-                out[row] = f"unscored: {found.reason}"
-        previous = await _previous_reports(shard, {row: records[row] for row in mapped})
-        features = {
-            row: features_of(records[row], m, previous.get(row)) for row, m in mapped.items()
+        async with shard.engine.connect() as conn:
+            routes = await _installation_routes(conn, installations)
+            for row, record in records.items():
+                codes = [
+                    record.production_method.method_id,
+                    *routes.get(record.installation_id or "", ()),
+                ]
+                found = self.mapping.resolve(record.country_code, record.cn_code, codes)
+                if isinstance(found, Mapped):
+                    mapped[row] = found
+                else:
+                    out[row] = f"unscored: {found.reason}"
+            previous = await _previous_reports(shard, conn, {row: records[row] for row in mapped})
+            # Default values are the same published figure for everyone: repeating them is no copy.
+            hasher = _FiguresHasher(shard.index_key)
+            digests: dict[int, bytes] = {}
+            for row, m in mapped.items():
+                record = records[row]
+                if record.methodology is not Methodology.DEFAULT_VALUES:
+                    see_indirect, mwh, _ = _indirect(record)
+                    direct = record.direct_emissions.specific_embedded_emissions_direct
+                    digests[row] = hasher.digest(m.route, direct, see_indirect, mwh)
+            reporting = await _installations_with(conn, set(digests.values()))
+        installation = {
+            row: records[row].installation_id or records[row].installation_cbam_id for row in mapped
         }
-        # Default values are the same published figure for everyone: repeating them is no copy.
-        digests = {
-            row: figures_digest(shard.index_key, f)
-            for row, f in features.items()
-            if records[row].methodology is not Methodology.DEFAULT_VALUES
-        }
-        reporting = await _installations_with(shard, set(digests.values()))
         for row, digest in digests.items():
-            reporting[digest].add(features[row].installation_id)
-        for row, digest in digests.items():
-            f = features[row]
-            features[row] = replace(f, copies=len(reporting[digest] - {f.installation_id}))
-        out.update(features)
+            reporting[digest].add(installation[row])
+        for row, m in mapped.items():
+            figures = digests.get(row)
+            copies = 0 if figures is None else len(reporting[figures] - {installation[row]})
+            out[row] = features_of(
+                records[row], m, previous.get(row), record_id=f"row:{row}", copies=copies
+            )
         return out, digests
 
     async def _score(self, by_row: Mapping[int, RecordFeatures | str]) -> dict[int, Score | str]:
-        """One `score_batch` for the mappable rows; a failure gives every one its reason."""
+        """One `score_batch` for the mappable rows; a failure gives every one its reason. The
+        features already carry the ids the scorer sees ("row:N"; record ids come in the writer)."""
         rows = [row for row, f in by_row.items() if isinstance(f, RecordFeatures)]
         if not rows:
             return {}
-        inputs = []
-        for row in rows:
-            f = by_row[row]
-            assert isinstance(f, RecordFeatures)
-            inputs.append(replace(f, record_id=f"row:{row}"))  # record ids come in the writer
+        inputs = [f for f in by_row.values() if isinstance(f, RecordFeatures)]
         try:
             scores = await self.scorer.score_batch(inputs)
             if len(scores) != len(inputs):
@@ -314,15 +350,12 @@ def _row(ident: tuple[str, str], s: Score, digest: bytes | None) -> ScoreRow:
     )
 
 
-async def _installation_routes(shard: Shard, ids: set[str]) -> dict[str, tuple[str, ...]]:
+async def _installation_routes(conn: AsyncConnection, ids: set[str]) -> dict[str, tuple[str, ...]]:
     if not ids:
         return {}
     t = schema.installations
-    async with shard.engine.connect() as conn:
-        rows = await conn.execute(
-            select(t.c.id, t.c.production_routes).where(t.c.id.in_(sorted(ids)))
-        )
-        return {r.id: tuple(json.loads(r.production_routes)) for r in rows}
+    rows = await conn.execute(select(t.c.id, t.c.production_routes).where(t.c.id.in_(sorted(ids))))
+    return {r.id: tuple(json.loads(r.production_routes)) for r in rows}
 
 
 def reporting_query(digests: Sequence[bytes]) -> Select[tuple[bytes, str]]:
@@ -337,60 +370,117 @@ def reporting_query(digests: Sequence[bytes]) -> Select[tuple[bytes, str]]:
     )
 
 
-async def _installations_with(shard: Shard, digests: set[bytes]) -> defaultdict[bytes, set[str]]:
+async def _installations_with(
+    conn: AsyncConnection, digests: set[bytes]
+) -> defaultdict[bytes, set[str]]:
     """Per figures digest, the installations of the shard's records reporting those figures."""
     out: defaultdict[bytes, set[str]] = defaultdict(set)
     ordered = sorted(digests)
-    if not ordered:
-        return out
-    async with shard.engine.connect() as conn:
-        for i in range(0, len(ordered), _LOOKUP_CHUNK):
-            rows = await conn.execute(reporting_query(ordered[i : i + _LOOKUP_CHUNK]))
-            for row in rows:
-                out[row.figures_digest].add(row.installation_id)
+    for i in range(0, len(ordered), _LOOKUP_CHUNK):
+        rows = await conn.execute(reporting_query(ordered[i : i + _LOOKUP_CHUNK]))
+        for row in rows:
+            out[row.figures_digest].add(row.installation_id)
     return out
 
 
 async def _previous_reports(
-    shard: Shard, records: Mapping[int, EmissionsRecord]
+    shard: Shard, conn: AsyncConnection, records: Mapping[int, EmissionsRecord]
 ) -> dict[int, Previous]:
     """Per row, the same installation's latest report of the same CN code for an earlier period:
-    from this batch if it holds one, else from the shard (one indexed query per installation and
-    CN code). Records published concurrently by another batch may be missed: history is context."""
+    from this batch if it holds one, else from the shard (`_latest_before`: one query for up to
+    _HISTORY_CHUNK installation and CN code pairs). Records published concurrently by another
+    batch may be missed: history is context."""
     by_key: dict[tuple[str, str], list[int]] = {}
     for row, r in records.items():
         by_key.setdefault((r.installation_id or "", r.cn_code), []).append(row)
+    for rows in by_key.values():
+        rows.sort(key=lambda row: records[row].activity_data.reference_period_start)
+    stored = await _latest_before(
+        conn,
+        {
+            key: records[rows[0]].activity_data.reference_period_start
+            for key, rows in by_key.items()
+        },
+    )
     out: dict[int, Previous] = {}
-    t = schema.records
-    async with shard.engine.connect() as conn:
-        for (installation, cn), rows in by_key.items():
-            rows.sort(key=lambda row: records[row].activity_data.reference_period_start)
-            first = records[rows[0]].activity_data.reference_period_start
-            found = (
-                await conn.execute(
-                    select(t.c.id, t.c.payload)
-                    .where(
-                        t.c.installation_id == installation,
-                        t.c.cn_code == cn,
-                        t.c.valid_from < first.astimezone(UTC),
-                    )
-                    .order_by(t.c.valid_from.desc(), t.c.version.desc())
-                    .limit(1)
-                )
-            ).first()
-            best: Previous | None = None
-            if found is not None:
-                payload = shard.open_sealed(found.payload, found.id, "payload")
-                best = _previous_of(parse_record(json.loads(payload)))
-            group_start: datetime | None = None
-            group_last: Previous | None = None
-            for row in rows:  # by period: a row's history is the last row of an earlier period
-                start = records[row].activity_data.reference_period_start
-                if group_start is None:
-                    group_start = start
-                elif start > group_start:
-                    best, group_start = group_last, start
-                if best is not None:
-                    out[row] = best
-                group_last = _previous_of(records[row])
+    for key, rows in by_key.items():
+        found = stored.get(key)
+        best: Previous | None = None
+        if found is not None:
+            record_id, sealed = found
+            best = _stored_previous(json.loads(shard.open_sealed(sealed, record_id, "payload")))
+        group_start: datetime | None = None
+        group_last: Previous | None = None
+        for row in rows:  # by period: a row's history is the last row of an earlier period
+            start = records[row].activity_data.reference_period_start
+            if group_start is None:
+                group_start = start
+            elif start > group_start:
+                best, group_start = group_last, start
+            if best is not None:
+                out[row] = best
+            group_last = _previous_of(records[row])
     return out
+
+
+async def _latest_before(
+    conn: AsyncConnection, firsts: Mapping[tuple[str, str], datetime]
+) -> dict[tuple[str, str], tuple[str, bytes]]:
+    """Per (installation, CN code), the (id, sealed payload) of its latest stored record whose
+    period starts before the given time: the latest period, then the highest version, then the
+    last published (ties the per-key query of before left to the database)."""
+    t = schema.records
+    keys = list(firsts.items())
+    out: dict[tuple[str, str], tuple[str, bytes]] = {}
+    for i in range(0, len(keys), _HISTORY_CHUNK):
+        wanted = or_(
+            *(
+                and_(
+                    t.c.installation_id == installation,
+                    t.c.cn_code == cn,
+                    t.c.valid_from < first.astimezone(UTC),
+                )
+                for (installation, cn), first in keys[i : i + _HISTORY_CHUNK]
+            )
+        )
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=(t.c.installation_id, t.c.cn_code),
+                order_by=(t.c.valid_from.desc(), t.c.version.desc(), t.c.leaf_index.desc()),
+            )
+            .label("rank")
+        )
+        ranked = (
+            select(t.c.id, t.c.payload, t.c.installation_id, t.c.cn_code, rank)
+            .where(wanted)
+            .subquery()
+        )
+        rows = await conn.execute(
+            select(ranked.c.id, ranked.c.payload, ranked.c.installation_id, ranked.c.cn_code).where(
+                ranked.c.rank == 1
+            )
+        )
+        for row in rows:
+            out[(row.installation_id, row.cn_code)] = (row.id, row.payload)
+    return out
+
+
+def _stored_previous(document: Any) -> Previous:
+    """`_previous_of(parse_record(document))` for a stored (validated) record, read straight from
+    its JSON when the three figures are plain numbers and a string, as validation left them; any
+    other form (a {value, unit} quantity) goes through the record model."""
+    try:
+        direct = document["directEmissions"]["specificEmbeddedEmissionsDirect"]
+        block = document.get("indirectEmissions")
+        indirect = None if block is None else block["specificEmbeddedEmissionsIndirect"]
+        method = document["productionMethod"]["methodId"]
+    except (KeyError, TypeError, AttributeError):
+        return _previous_of(parse_record(document))
+    number = (int, float)
+    if type(direct) in number and type(method) is str:
+        if indirect is None:
+            return Previous(float(direct), None, method)
+        if type(indirect) in number:
+            return Previous(float(direct), float(indirect), method)
+    return _previous_of(parse_record(document))
