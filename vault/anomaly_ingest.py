@@ -38,7 +38,7 @@ from cbamhub.anomaly.batch_scorer import (
 from cbamhub.anomaly.record import DataQualityTier as Tier
 from cbamhub.anomaly.record import Methodology as Method
 from cbamhub.anomaly.record import RecordFeatures
-from cbamhub.anomaly.route_mapping import Mapped, RouteMapping, route_mapping
+from cbamhub.anomaly.route_mapping import Mapped, RouteMapping, Unmapped, route_mapping
 from cbamhub.anomaly.scoring import Score
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -237,12 +237,18 @@ class AnomalyIngest:
         mapped: dict[int, Mapped] = {}
         async with shard.engine.connect() as conn:
             routes = await _installation_routes(conn, installations)
+            resolved: dict[tuple[str, str, str, str], Mapped | Unmapped] = {}  # a batch repeats
             for row, record in records.items():
-                codes = [
+                key = (
+                    record.country_code,
+                    record.cn_code,
                     record.production_method.method_id,
-                    *routes.get(record.installation_id or "", ()),
-                ]
-                found = self.mapping.resolve(record.country_code, record.cn_code, codes)
+                    record.installation_id or "",
+                )
+                found = resolved.get(key)
+                if found is None:
+                    codes = [key[2], *routes.get(key[3], ())]
+                    found = resolved[key] = self.mapping.resolve(key[0], key[1], codes)
                 if isinstance(found, Mapped):
                     mapped[row] = found
                 else:
@@ -410,16 +416,17 @@ async def _previous_reports(
             record_id, sealed = found
             best = _stored_previous(json.loads(shard.open_sealed(sealed, record_id, "payload")))
         group_start: datetime | None = None
-        group_last: Previous | None = None
+        group_last: EmissionsRecord | None = None
         for row in rows:  # by period: a row's history is the last row of an earlier period
             start = records[row].activity_data.reference_period_start
             if group_start is None:
                 group_start = start
             elif start > group_start:
-                best, group_start = group_last, start
+                assert group_last is not None
+                best, group_start = _previous_of(group_last), start
             if best is not None:
                 out[row] = best
-            group_last = _previous_of(records[row])
+            group_last = records[row]
     return out
 
 
@@ -428,7 +435,9 @@ async def _latest_before(
 ) -> dict[tuple[str, str], tuple[str, bytes]]:
     """Per (installation, CN code), the (id, sealed payload) of its latest stored record whose
     period starts before the given time: the latest period, then the highest version, then the
-    last published (ties the per-key query of before left to the database)."""
+    first published (recorded_at, id): the per-pair query this replaces left that tie to the
+    database, and SQLite broke it in the order of the index it read, ix_records_scope_installation
+    (installation, CN code, recorded_at, id); now it is the same on every backend."""
     t = schema.records
     keys = list(firsts.items())
     out: dict[tuple[str, str], tuple[str, bytes]] = {}
@@ -447,7 +456,12 @@ async def _latest_before(
             func.row_number()
             .over(
                 partition_by=(t.c.installation_id, t.c.cn_code),
-                order_by=(t.c.valid_from.desc(), t.c.version.desc(), t.c.leaf_index.desc()),
+                order_by=(
+                    t.c.valid_from.desc(),
+                    t.c.version.desc(),
+                    t.c.recorded_at,
+                    t.c.id,
+                ),
             )
             .label("rank")
         )

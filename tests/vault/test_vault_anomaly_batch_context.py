@@ -290,3 +290,23 @@ async def test_the_context_reads_do_not_grow_with_the_installations(world: World
         return len([s for s in statements if s.lstrip().upper().startswith("SELECT")])
 
     assert await reads(6) == await reads(1)
+
+
+async def test_of_two_reports_of_the_same_period_the_first_published_is_the_history(
+    world: World,
+) -> None:
+    """Two stored records of one installation, CN code and period, neither correcting the other:
+    the history is the first published, on every backend (the per-pair query before decision
+    0094 left the tie to the database; SQLite read it in that order)."""
+    maker = await world.org("manufacturer", "CN")
+    site = await world.site(maker)
+    for see in (1.7, 1.9):
+        await world.publish(
+            site, world.record(site, activityData=_period(YEAR_2025), directEmissions=_direct(see))
+        )
+    prepared = await _ingest(world).prepare(
+        world.router.shard("cn"), {0: parse_record(world.record(site))}
+    )
+    features = prepared.by_row[0]
+    assert isinstance(features, RecordFeatures)
+    assert features.previous_see_direct == 1.7
