@@ -220,6 +220,21 @@ class Settings(BaseSettings):
     # them inline. Batches smaller than ingest_threaded_min_batch are always checked inline.
     ingest_signature_threads: int = Field(default=2, ge=0, le=32)
     ingest_threaded_min_batch: int = Field(default=64, gt=0)
+    # The parallel check phase (vault/ingest_pool.py, decision 0096): batches of at least
+    # ingest_process_min_batch rows are parsed, validated, signature-checked, sealed and committed to
+    # in this many worker processes (forkserver), ingest_process_chunk rows per task, while the
+    # event loop keeps the database work; 0 = everything in process.
+    ingest_processes: int = Field(
+        default_factory=lambda: min(os.cpu_count() or 1, 4) if (os.cpu_count() or 1) > 1 else 0,
+        ge=0,
+        le=64,
+        description="worker processes of the ingest check phase (default: the cores, at most 4; "
+        "0 on one core)",
+    )
+    ingest_process_min_batch: int = Field(
+        default=1000, gt=0, description="smaller batches are checked in process"
+    )
+    ingest_process_chunk: int = Field(default=250, gt=0, description="rows per worker task")
     redis_url: str | None = Field(
         default=None,
         description="redis://… when the gateway runs as several replicas: shared caches, rate "

@@ -34,7 +34,6 @@ from cbamhub.ledger.statements import (
     commitment_of_canonical,
     new_salt,
 )
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -51,6 +50,7 @@ from .errors import (
 )
 from .identities import RegisteredKey, organisation_key
 from .ids import new_id, region_of
+from .ingest_pool import IngestPool, IngestUnavailable, Outcome, Precomputed, manufacturer_hints
 from .lifecycle import (
     EventKind,
     PreparedEvent,
@@ -59,14 +59,18 @@ from .lifecycle import (
     prepare_event,
     status_of,
 )
-from .record_model import EmissionsRecord, parse_record, validation_problems
+from .payloads import MAX_PAYLOAD_BYTES as MAX_PAYLOAD_BYTES
+from .payloads import parse_payload as parse_payload
+from .record_model import EmissionsRecord
 from .record_scores import insert_scores
 from .shards import Shard, ShardRouter
 from .signing import SignedDocument, signature_valid
-from .verification import BatchVerifier, is_canonical
+from .verification import BatchVerifier
 
-MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_BATCH = 10_000
+MAX_KEY_PREFETCH = 16
+"""Distinct (manufacturer, key) pairs looked up for the ingest workers per batch: a batch is one
+manufacturer's upload; rows of any further pair are checked in process, with the same answers."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,8 @@ class _Checked:
     record: EmissionsRecord
     document: Any
     product_line_id: str
+    pre: Precomputed | None = None
+    """What an ingest worker already chose and computed for the row (vault/ingest_pool.py)."""
 
 
 @dataclass(frozen=True)
@@ -119,29 +125,6 @@ def _period(record: EmissionsRecord) -> str:
     return f"{data.reference_period_start.date()}/{data.reference_period_end.date()}"
 
 
-def parse_payload(payload: bytes) -> tuple[EmissionsRecord, Any]:
-    """Validate a signed payload: JSON, RFC 8785 canonical, and a well-formed record."""
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise BadInput(f"payload is {len(payload)} bytes; at most {MAX_PAYLOAD_BYTES}")
-    try:
-        document = json.loads(payload)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise BadInput(f"payload is not JSON: {error}") from error
-    try:
-        record = parse_record(document)
-    except ValidationError as error:
-        problems = [{"field": f, "reason": r} for f, r in validation_problems(error)]
-        raise BadInput("the record is not valid", {"problems": problems}) from error
-    if record.manufacturer_id is None:
-        raise BadInput(
-            "manufacturerId is required to publish: it names whose key signed the record",
-            {"problems": [{"field": "manufacturerId", "reason": "required to publish"}]},
-        )
-    if not is_canonical(payload, document):
-        raise BadInput("payload is not in RFC 8785 canonical form: sign the canonical bytes")
-    return record, document
-
-
 async def _check(
     router: ShardRouter,
     row: int,
@@ -153,7 +136,21 @@ async def _check(
     """The row checked whole; with a `verifier`, checked up to its signature, which the verifier
     checks later (`_verified`), so a row's first error is the same either way."""
     record, document = parse_payload(submission.payload)
-    manufacturer = record.manufacturer_id or ""  # parse_payload refuses a record without one
+    return await _keyed(
+        router, _Unverified(row, submission, record, document), keys, lines, verifier
+    )
+
+
+async def _keyed(
+    router: ShardRouter,
+    unverified: _Unverified,
+    keys: dict[tuple[str, str], RegisteredKey],
+    lines: dict[tuple[str, str], _Line | None],
+    verifier: BatchVerifier | None = None,
+) -> _Checked | _Unverified:
+    """`_check` of a parsed row: its key, then (now or by `verifier`) its signature."""
+    submission = unverified.submission
+    manufacturer = unverified.record.manufacturer_id or ""  # parse_payload refuses it missing
     cache_key = (manufacturer, submission.key_id)
     key = keys.get(cache_key)
     if key is None:
@@ -161,7 +158,6 @@ async def _check(
         keys[cache_key] = key
     if key.revoked_at is not None:
         raise UnknownKey(f"key {submission.key_id} was revoked at {key.revoked_at.isoformat()}")
-    unverified = _Unverified(row, submission, record, document)
     if verifier is not None:
         verifier.submit(key.public_key, submission.payload, submission.signature)
         return unverified
@@ -182,6 +178,7 @@ async def _verified(
     item: _Unverified,
     signature_ok: bool,
     lines: dict[tuple[str, str], _Line | None],
+    pre: Precomputed | None = None,
 ) -> _Checked:
     """The rest of `_check` once the row's signature is known."""
     if not signature_ok:
@@ -190,7 +187,7 @@ async def _verified(
             f"of {item.record.manufacturer_id}"
         )
     line = await _product_line_of(router, item.record, lines)
-    return _Checked(item.row, item.submission, item.record, item.document, line.id)
+    return _Checked(item.row, item.submission, item.record, item.document, line.id, pre)
 
 
 def _problem(field: str, reason: str) -> dict[str, Any]:
@@ -312,27 +309,12 @@ async def publish_batch(
     problems: list[dict[str, Any]] = list(known_problems)
     known_rows = {p["row"] for p in known_problems}
     settings = router.settings
-    threads = settings.ingest_signature_threads
-    if len(submissions) < settings.ingest_threaded_min_batch:
-        threads = 0
     errors: dict[int, VaultError] = {}
-    unverified: list[_Unverified] = []
-    async with BatchVerifier(threads) as verifier:  # signatures checked while rows are parsed
-        for row, submission in enumerate(submissions):
-            if row in known_rows:
-                continue
-            try:
-                found = await _check(router, row, submission, keys, lines, verifier)
-                assert isinstance(found, _Unverified)
-                unverified.append(found)
-            except VaultError as error:
-                errors[row] = error
-        signatures = await verifier.results()
-    for waiting, ok in zip(unverified, signatures, strict=True):
-        try:
-            checked.append(await _verified(router, waiting, ok, lines))
-        except VaultError as error:
-            errors[waiting.row] = error
+    pool = router.ingest_pool
+    if pool.used_for(settings, len(submissions) - len(known_rows)):
+        await _check_pooled(router, pool, submissions, known_rows, keys, lines, checked, errors)
+    else:
+        await _check_here(router, submissions, known_rows, keys, lines, checked, errors)
     problems.extend(p for row in sorted(errors) for p in _problems(row, errors[row]))
     if problems:
         rows = len({p["row"] for p in problems})
@@ -351,6 +333,121 @@ async def publish_batch(
             writer = await stack.enter_async_context(shard.log.writer())
             results.update(await _write(shard, writer, by_region[region], scoring[region]))
     return [results[row] for row in range(len(submissions))]
+
+
+async def _check_here(
+    router: ShardRouter,
+    submissions: Sequence[Submission],
+    skip: set[int],
+    keys: dict[tuple[str, str], RegisteredKey],
+    lines: dict[tuple[str, str], _Line | None],
+    checked: list[_Checked],
+    errors: dict[int, VaultError],
+) -> None:
+    """The check phase in this process: rows parsed on the loop, signatures on threads."""
+    settings = router.settings
+    threads = settings.ingest_signature_threads
+    if len(submissions) < settings.ingest_threaded_min_batch:
+        threads = 0
+    unverified: list[_Unverified] = []
+    async with BatchVerifier(threads) as verifier:  # signatures checked while rows are parsed
+        for row, submission in enumerate(submissions):
+            if row in skip:
+                continue
+            try:
+                found = await _check(router, row, submission, keys, lines, verifier)
+                assert isinstance(found, _Unverified)
+                unverified.append(found)
+            except VaultError as error:
+                errors[row] = error
+        signatures = await verifier.results()
+    for waiting, ok in zip(unverified, signatures, strict=True):
+        try:
+            checked.append(await _verified(router, waiting, ok, lines))
+        except VaultError as error:
+            errors[waiting.row] = error
+
+
+async def _check_pooled(
+    router: ShardRouter,
+    pool: IngestPool,
+    submissions: Sequence[Submission],
+    skip: set[int],
+    keys: dict[tuple[str, str], RegisteredKey],
+    lines: dict[tuple[str, str], _Line | None],
+    checked: list[_Checked],
+    errors: dict[int, VaultError],
+) -> None:
+    """The check phase in the ingest workers (decision 0096): chunks of rows go out at once and
+    come back in order; the loop does each row's database checks as its chunk returns."""
+    handed = await _prefetch_keys(router, submissions, skip, keys)
+    context = pool.context(router.settings, handed)
+    size = router.settings.ingest_process_chunk
+    rows = [
+        (r, s.payload, s.signature, s.key_id) for r, s in enumerate(submissions) if r not in skip
+    ]
+    pending = [pool.submit(context, rows[i : i + size]) for i in range(0, len(rows), size)]
+    try:
+        for chunk in pending:
+            for outcome in await pool.outcomes(chunk):
+                try:
+                    checked.append(await _from_worker(router, submissions, outcome, keys, lines))
+                except VaultError as error:
+                    errors[outcome.row] = error
+    except IngestUnavailable:
+        raise  # a broken pool fails every chunk it holds itself
+    except BaseException:
+        for chunk in pending:  # the chunks no worker has taken yet are dropped
+            chunk.cancel()
+        raise
+
+
+async def _prefetch_keys(
+    router: ShardRouter,
+    submissions: Sequence[Submission],
+    skip: set[int],
+    keys: dict[tuple[str, str], RegisteredKey],
+) -> dict[tuple[str, str], bytes]:
+    """The keys the workers check signatures with: those the rows' manufacturer ids (read from the
+    payloads unparsed) name, registered, valid now and never revoked. Any other row's key is
+    looked up in process once the row is parsed, as without workers."""
+    wanted: dict[tuple[str, str], None] = {}
+    for row, submission in enumerate(submissions):
+        if row not in skip:
+            for manufacturer in manufacturer_hints(submission.payload):
+                wanted[(manufacturer, submission.key_id)] = None
+        if len(wanted) >= MAX_KEY_PREFETCH:
+            break
+    handed: dict[tuple[str, str], bytes] = {}
+    for pair in list(wanted)[:MAX_KEY_PREFETCH]:
+        try:
+            key = await organisation_key(router, *pair)
+        except VaultError:  # a wrong guess or a bad key: the row's own check says which
+            continue
+        keys[pair] = key
+        if key.revoked_at is None:
+            handed[pair] = key.public_key
+    return handed
+
+
+async def _from_worker(
+    router: ShardRouter,
+    submissions: Sequence[Submission],
+    outcome: Outcome,
+    keys: dict[tuple[str, str], RegisteredKey],
+    lines: dict[tuple[str, str], _Line | None],
+) -> _Checked:
+    """A worker's row finished as `_check` would: the same errors, in the same order."""
+    if outcome.error is not None:
+        message, details = outcome.error
+        raise BadInput(message, details)  # the only error parse_payload raises
+    assert outcome.record is not None
+    unverified = _Unverified(outcome.row, submissions[outcome.row], outcome.record, None)
+    if outcome.signature is None:  # no key was handed over: its key checked here
+        found = await _keyed(router, unverified, keys, lines)
+        assert isinstance(found, _Checked)
+        return found
+    return await _verified(router, unverified, outcome.signature, lines, outcome.pre)
 
 
 async def publish(router: ShardRouter, payload: bytes, signature: bytes, kid: str) -> Published:
@@ -451,7 +548,13 @@ async def _write(
 
     Raises the typed error of a single record, or BadInput listing every bad row of a batch."""
     conn = writer.connection
-    digest_of = {item.row: shard.replay_digest(item.submission.payload) for item in items}
+    pre_of = {i.row: i.pre for i in items if i.pre is not None and i.pre.region == shard.region}
+    digest_of = {
+        item.row: pre.replay_digest
+        if (pre := pre_of.get(item.row))
+        else shard.replay_digest(item.submission.payload)
+        for item in items
+    }
     digests = list(set(digest_of.values()))
     existing = {
         row.replay_digest: row
@@ -493,11 +596,22 @@ async def _write(
         if digest_of[item.row] in placed:  # the same signed payload twice in one batch
             replays[item.row] = placed[digest_of[item.row]]
             continue
-        record_id = new_id("rec", shard.region)
         leaf_index = writer.size + len(statements)
-        salt = new_salt()
         record = item.record
         old = record.supersedes_record_id
+        pre = pre_of.get(item.row)
+        if pre is not None:  # chosen and computed by an ingest worker
+            record_id, salt = pre.record_id, pre.salt
+            sealed_payload, sealed_signature = pre.sealed_payload, pre.sealed_signature
+            committed, fields = pre.commitment, pre.fields
+        else:
+            record_id = new_id("rec", shard.region)
+            salt = new_salt()
+            sealed_payload = shard.seal(item.submission.payload, record_id, "payload")
+            sealed_signature = shard.seal(item.submission.signature, record_id, "signature")
+            # the payload was checked canonical: both commitments hash it as it is
+            committed = commitment_of_canonical(salt, item.submission.payload)
+            fields = fields_commitment_of_canonical(salt, item.submission.payload)
         rows.append(
             {
                 "id": record_id,
@@ -505,9 +619,9 @@ async def _write(
                 "installation_id": _installation(record),
                 "cn_code": record.cn_code,
                 "period": _period(record),
-                "payload": shard.seal(item.submission.payload, record_id, "payload"),
+                "payload": sealed_payload,
                 "replay_digest": digest_of[item.row],
-                "signature": shard.seal(item.submission.signature, record_id, "signature"),
+                "signature": sealed_signature,
                 "key_id": item.submission.key_id,
                 "salt": salt,
                 "leaf_index": leaf_index,
@@ -527,9 +641,8 @@ async def _write(
                 subject={"record": record_id, "installation": _installation(record)},
                 time=time,
                 signer=item.submission.key_id,
-                # the payload was checked canonical: both commitments hash it as it is
-                commitment=commitment_of_canonical(salt, item.submission.payload),
-                fields=fields_commitment_of_canonical(salt, item.submission.payload),
+                commitment=committed,
+                fields=fields,
             ).to_bytes()
         )
         if old:

@@ -32,6 +32,7 @@ from .crypto import (
     load_shard_key,
 )
 from .errors import UnknownRegion
+from .ingest_pool import IngestPool, RegionKeys
 from .migrate import upgrade_shard
 
 if TYPE_CHECKING:
@@ -117,6 +118,12 @@ class ShardRouter:
         self._shards = dict(shards)
         self.scoring = scoring
         """Anomaly scoring at ingest (vault/anomaly_ingest.py); None = records go unscored."""
+        self.ingest_pool = IngestPool(
+            settings,
+            {r: RegionKeys(s.keyring.current.key, s.index_key) for r, s in self._shards.items()},
+        )
+        """Worker processes of large batches' check phase (vault/ingest_pool.py), started on
+        first use and closed with the router."""
 
     @classmethod
     async def open(cls, settings: Settings) -> ShardRouter:
@@ -159,6 +166,7 @@ class ShardRouter:
         return self.shard(self.settings.region_for_country(country))
 
     async def close(self) -> None:
+        await self.ingest_pool.close()
         for shard in self._shards.values():
             await shard.log.close()
             await shard.engine.dispose()
