@@ -119,6 +119,13 @@ class Settings(BaseSettings):
         description="database connections each process keeps open per shard (as many again may "
         "be opened for bursts, and closed after): at least the requests a replica serves at once",
     )
+    shard_read_connections: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="read-only driver connections each process keeps per SQLite shard for the "
+        "serving path's SELECTs (vault/driver_sql.py; each has its own thread)",
+    )
     workers: int = Field(
         default=1,
         ge=1,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from . import schema
 from .identities import aware
@@ -42,22 +42,21 @@ async def log_reads(router: ShardRouter, reads: Sequence[Read]) -> None:
         by_region.setdefault(region_of(read.record_id, "rec"), []).append(read)
 
     async def one(region: str, rows: list[Read]) -> None:
-        async with router.shard(region).engine.begin() as conn:
-            await conn.execute(
-                insert(schema.access_log),
-                [
-                    {
-                        "id": uuid.uuid4().hex,
-                        "record_id": r.record_id,
-                        "manufacturer_id": r.manufacturer_id,
-                        "reader_id": r.reader_id,
-                        "request_id": r.request_id,
-                        "fields": None if r.fields is None else json.dumps(sorted(r.fields)),
-                        "read_at": r.read_at.astimezone(UTC),
-                    }
-                    for r in rows
-                ],
-            )
+        await router.shard(region).direct.append(
+            schema.access_log,
+            [
+                {
+                    "id": uuid.uuid4().hex,
+                    "record_id": r.record_id,
+                    "manufacturer_id": r.manufacturer_id,
+                    "reader_id": r.reader_id,
+                    "request_id": r.request_id,
+                    "fields": None if r.fields is None else json.dumps(sorted(r.fields)),
+                    "read_at": r.read_at.astimezone(UTC),
+                }
+                for r in rows
+            ],
+        )
 
     await asyncio.gather(*(one(region, rows) for region, rows in by_region.items()))
 

@@ -31,7 +31,7 @@ from cbamhub.ledger.statements import (
     commitment_of_canonical,
     new_salt,
 )
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import schema
@@ -143,18 +143,30 @@ def _event(row: Any) -> RecordEvent:
     )
 
 
-async def events_of(
-    conn: AsyncConnection, record_ids: Sequence[str], as_of: datetime | None = None
-) -> dict[str, list[RecordEvent]]:
+def events_query(record_ids: Sequence[str], as_of: datetime | None = None) -> Select[Any]:
     """The events of some records of one shard, recorded by `as_of`, in recorded order."""
     table = schema.record_events
     query = select(table).where(table.c.record_id.in_(list(record_ids)))
     if as_of is not None:
         query = query.where(table.c.recorded_at <= as_of)
+    return query.order_by(table.c.leaf_index)
+
+
+def events_by_record(
+    record_ids: Sequence[str], rows: Iterable[Any]
+) -> dict[str, list[RecordEvent]]:
+    """`events_query`'s rows per record id (every id present, most with no events)."""
     out: dict[str, list[RecordEvent]] = {r: [] for r in record_ids}
-    for row in await conn.execute(query.order_by(table.c.leaf_index)):
+    for row in rows:
         out[row.record_id].append(_event(row))
     return out
+
+
+async def events_of(
+    conn: AsyncConnection, record_ids: Sequence[str], as_of: datetime | None = None
+) -> dict[str, list[RecordEvent]]:
+    """The events of some records of one shard, recorded by `as_of`, in recorded order."""
+    return events_by_record(record_ids, await conn.execute(events_query(record_ids, as_of)))
 
 
 def state_from(

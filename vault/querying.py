@@ -32,7 +32,14 @@ from .errors import BadInput
 from .grants import Grant
 from .identities import aware
 from .ids import region_of
-from .lifecycle import EventKind, RecordStatus, events_of, state_from
+from .lifecycle import (
+    EventKind,
+    RecordEvent,
+    RecordStatus,
+    events_by_record,
+    events_query,
+    state_from,
+)
 from .shards import Shard, ShardRouter
 
 MAX_LIMIT = 500
@@ -212,11 +219,18 @@ async def _shard_page(
     limit: int,
     documents: bool,
 ) -> list[RecordSummary]:
-    async with shard.engine.connect() as conn:
-        query = shard_query(scopes, filters, as_of, after, limit, conn.dialect.name, documents)
-        rows = (await conn.execute(query)).all()
-        events = await events_of(conn, [r.id for r in rows], as_of) if rows else {}
+    query = shard_query(scopes, filters, as_of, after, limit, shard.engine.dialect.name, documents)
+    rows = await shard.direct.fetch(query)
+    events = await _events(shard, [r.id for r in rows], as_of)
     return [_summary(shard, row, events[row.id], as_of, documents) for row in rows]
+
+
+async def _events(
+    shard: Shard, record_ids: list[str], as_of: datetime | None
+) -> dict[str, list[RecordEvent]]:
+    if not record_ids:
+        return {}
+    return events_by_record(record_ids, await shard.direct.fetch(events_query(record_ids, as_of)))
 
 
 def _columns(documents: bool) -> list[Any]:
@@ -313,9 +327,8 @@ async def records_by_ids(
         query = select(*_columns(documents)).where(schema.records.c.id.in_(wanted))
         if as_of is not None:
             query = query.where(schema.records.c.recorded_at <= as_of)
-        async with shard.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-            events = await events_of(conn, [r.id for r in rows], as_of) if rows else {}
+        rows = await shard.direct.fetch(query)
+        events = await _events(shard, [r.id for r in rows], as_of)
         return [_summary(shard, r, events[r.id], as_of, documents) for r in rows]
 
     found = await asyncio.gather(*(one(r, w) for r, w in by_region.items()))

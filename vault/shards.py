@@ -31,6 +31,7 @@ from .crypto import (
     generate_shard_key,
     load_shard_key,
 )
+from .driver_sql import DriverSql
 from .errors import UnknownRegion
 from .ingest_pool import IngestPool, RegionKeys
 from .migrate import upgrade_shard
@@ -48,6 +49,12 @@ class Shard:
     """Seals payloads at rest (decision 0031): a stolen database file leaks no figures."""
     index_key: bytes = field(repr=False)
     """Keys the replay index, so equal payloads are found without a guessable plain hash."""
+    read_connections: int = field(default=2, repr=False)
+    direct: DriverSql = field(init=False, repr=False, compare=False)
+    """The serving path's SQL on the driver's own connections (vault/driver_sql.py)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "direct", DriverSql(self.engine, self.read_connections))
 
     def seal(self, plaintext: bytes, *row: str) -> bytes:
         return self.keyring.encrypt(plaintext, associated_data(self.region, *row))
@@ -141,7 +148,9 @@ class ShardRouter:
                     engine, settings.log_origin(region), load_log_signer(settings, region)
                 )
                 keyring, index_key = load_shard_keys(settings, region)
-                shards[region] = Shard(region, engine, log, keyring, index_key)
+                shards[region] = Shard(
+                    region, engine, log, keyring, index_key, settings.shard_read_connections
+                )
         except BaseException:
             await cls(settings, shards).close()
             raise
@@ -168,6 +177,7 @@ class ShardRouter:
     async def close(self) -> None:
         await self.ingest_pool.close()
         for shard in self._shards.values():
+            await shard.direct.close()
             await shard.log.close()
             await shard.engine.dispose()
         if self.scoring is not None:
