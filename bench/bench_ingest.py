@@ -69,6 +69,7 @@ from cbamhub.vault.ids import new_id
 from cbamhub.vault.models import OrganisationIn
 from cbamhub.vault.publishing import (
     Submission,
+    _check_pooled,
     _Checked,
     _installation,
     _Line,
@@ -241,7 +242,9 @@ class Hub:
     cleanup: list[Any] = field(default_factory=list)
 
 
-async def open_hub(label: str, data_dir: Path, region_urls: dict[str, str]) -> Hub:
+async def open_hub(
+    label: str, data_dir: Path, region_urls: dict[str, str], processes: int | None
+) -> Hub:
     settings = Settings(
         data_dir=data_dir,
         regions=region_urls,
@@ -249,8 +252,12 @@ async def open_hub(label: str, data_dir: Path, region_urls: dict[str, str]) -> H
         default_region="row",
         create_missing_keys=True,
     )
+    if processes is not None:
+        settings = settings.with_overrides(ingest_processes=processes)
     router = await ShardRouter.open(settings)
     try:
+        if settings.ingest_processes:
+            await router.ingest_pool.start()  # as a serving hub would, before the first batch
         key = OrganisationKey.generate()
         organisation = OrganisationIn(role="manufacturer", legal_name="Bench Steel", country="TR")
         manufacturer = await identities.register_organisation(router, organisation, key.public_key)
@@ -313,10 +320,33 @@ class Postgres:
 # ------------------------------------------------------------------------------------------- 1. throughput
 
 
+def worker_cpu(pids: Sequence[int]) -> float:
+    """CPU seconds (user + system) the ingest worker processes have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+MODES = ("in-process", "pooled")
+"""in-process: Settings.ingest_processes = 0 (parse on the loop, signatures on threads, decision
+92); pooled: the hub's worker processes check the rows (decision 0096)."""
+UPLOADS = {"in-process": 1, "pooled": 1, "in-process x2": 2, "pooled x2": 2}
+"""Batches published at once: x2 = two uploads under way together (e.g. two manufacturers), so one
+batch's check phase can run while the other's write phase holds the loop."""
+
+
+def mode_settings(mode: str) -> dict[str, Any]:
+    return {"ingest_processes": 0} if mode.startswith("in-process") else {}
+
+
 async def bench_throughput(hubs: list[Hub], args: argparse.Namespace) -> dict[str, float]:
     section(
         f"1. THROUGHPUT: publish_batch, batch sizes {', '.join(f'{b:,}' for b in args.batch_sizes)}, "
-        f"{args.rounds} batch(es) per size per backend, backends alternating"
+        f"{args.rounds} batch(es) per size per backend and mode, backends and modes alternating"
     )
     sample = hubs[0].signer.submissions(3)
     sizes = [len(s.payload) for s in sample]
@@ -324,63 +354,73 @@ async def bench_throughput(hubs: list[Hub], args: argparse.Namespace) -> dict[st
         f"records: signed Catena-X KIT documents, ~{statistics.fmean(sizes):.0f} bytes of canonical "
         f"JSON each, DE/CN/TR installations (regions eu/cn/row) in turn"
     )
-    threads = args.signature_threads
+    settings = hubs[0].router.settings
     out(
-        "signature threads (Settings.ingest_signature_threads) compared in the same run: "
-        f"{', '.join(str(n) for n in threads)} (0 = checked inline, as before decision 92)"
+        f"modes compared in the same run: in-process (ingest_processes=0, "
+        f"{settings.ingest_signature_threads} signature threads) and pooled "
+        f"({settings.ingest_processes} worker processes, chunks of "
+        f"{settings.ingest_process_chunk}, batches >= {settings.ingest_process_min_batch})"
     )
-    out("warm-up: one batch of 500 per hub (untimed)")
-    for hub in hubs:
-        await publish_batch(hub.router, hub.signer.submissions(500))
+    out("warm-up: one batch of 1,000 per hub and mode (untimed)")
     base = {hub.label: hub.router.settings for hub in hubs}
-    timings: dict[tuple[str, int, int], list[float]] = {}
-    cpus: dict[tuple[str, int, int], list[float]] = {}  # this process, all its threads
-    loop_cpus: dict[tuple[str, int, int], list[float]] = {}  # the event loop's thread alone
+    modes = list(UPLOADS) if args.concurrent else list(MODES)
+    for hub in hubs:
+        for mode in MODES:
+            hub.router.settings = base[hub.label].with_overrides(**mode_settings(mode))
+            await publish_batch(hub.router, hub.signer.submissions(1_000))
+    timings: dict[tuple[str, str, int], list[float]] = {}
+    cpus: dict[tuple[str, str, int], list[float]] = {}  # this process + the workers
+    loop_cpus: dict[tuple[str, str, int], list[float]] = {}  # the event loop's thread alone
     for batch in args.batch_sizes:
         for round_ in range(args.rounds):
             order = hubs if round_ % 2 == 0 else list(reversed(hubs))
             for hub in order:
-                variants = threads if round_ % 2 == 0 else list(reversed(threads))
-                for n in variants:
-                    hub.router.settings = base[hub.label].with_overrides(ingest_signature_threads=n)
-                    submissions = hub.signer.submissions(batch)  # signed before the clock starts
+                for mode in modes if round_ % 2 == 0 else list(reversed(modes)):
+                    hub.router.settings = base[hub.label].with_overrides(**mode_settings(mode))
+                    pids = hub.router.ingest_pool.pids()
+                    # signed before the clock starts
+                    uploads = [hub.signer.submissions(batch) for _ in range(UPLOADS[mode])]
                     gc.collect()
-                    start, cpu = time.perf_counter(), time.process_time()
+                    start, cpu = time.perf_counter(), time.process_time() + worker_cpu(pids)
                     loop_cpu = time.thread_time()
-                    published = await publish_batch(hub.router, submissions)
+                    results = await asyncio.gather(*(publish_batch(hub.router, u) for u in uploads))
                     elapsed = time.perf_counter() - start
-                    cpus.setdefault((hub.label, n, batch), []).append(time.process_time() - cpu)
-                    loop_cpus.setdefault((hub.label, n, batch), []).append(
-                        time.thread_time() - loop_cpu
+                    key = (hub.label, mode, batch)
+                    used = time.process_time() + worker_cpu(pids) - cpu
+                    cpus.setdefault(key, []).append(used / len(uploads))
+                    loop_cpus.setdefault(key, []).append(
+                        (time.thread_time() - loop_cpu) / len(uploads)
                     )
-                    assert len(published) == batch and not any(p.replayed for p in published)
-                    timings.setdefault((hub.label, n, batch), []).append(elapsed)
+                    for published in results:
+                        assert len(published) == batch and not any(p.replayed for p in published)
+                    timings.setdefault(key, []).append(elapsed / len(uploads))
     for hub in hubs:
         hub.router.settings = base[hub.label]
     out()
     out(
-        "  CPU us/rec: this process's CPU time per record, every thread (the database server's "
-        "not counted);\n  loop: the event loop thread's alone, the serial part that bounds "
-        "throughput when cores are free"
+        "  CPU us/rec: CPU time per record of this process (every thread) and the ingest workers "
+        "(the database server's not counted);\n  loop: the event loop thread's alone, the serial "
+        "part that bounds throughput when cores are free"
     )
     out(
-        f"  {'backend':<10} {'threads':>7} {'batch':>7} {'records/s':>11} {'(min':>9} {'max)':>9} "
+        f"  {'backend':<10} {'mode':>13} {'batch':>7} {'records/s':>11} {'(min':>9} {'max)':>9} "
         f"{'ms/batch':>10} {'CPU us/rec':>10} {'loop':>5}  target"
     )
     best: dict[str, float] = {}
     for hub in hubs:
         target = TARGET_POSTGRES if hub.label == "postgres" else TARGET_SQLITE
-        for n in threads:
+        for mode in modes:
             for batch in args.batch_sizes:
-                seconds = timings[(hub.label, n, batch)]
+                key = (hub.label, mode, batch)
+                seconds = timings[key]
                 rate = batch * len(seconds) / sum(seconds)
                 rates = [batch / s for s in seconds]
                 best[hub.label] = max(best.get(hub.label, 0.0), rate)
                 out(
-                    f"  {hub.label:<10} {n:>7} {batch:>7,} {rate:>11,.0f} {min(rates):>9,.0f} "
+                    f"  {hub.label:<10} {mode:>13} {batch:>7,} {rate:>11,.0f} {min(rates):>9,.0f} "
                     f"{max(rates):>9,.0f} {statistics.fmean(seconds) * 1000:>10,.1f} "
-                    f"{sum(cpus[(hub.label, n, batch)]) / (batch * len(seconds)) * 1e6:>10,.0f} "
-                    f"{sum(loop_cpus[(hub.label, n, batch)]) / (batch * len(seconds)) * 1e6:>5,.0f}  "
+                    f"{sum(cpus[key]) / (batch * len(seconds)) * 1e6:>10,.0f} "
+                    f"{sum(loop_cpus[key]) / (batch * len(seconds)) * 1e6:>5,.0f}  "
                     f">= {target:,}/s: {verdict(rate >= target)}"
                 )
     if len(hubs) == 2 and len(best) == 2:
@@ -393,6 +433,7 @@ async def bench_throughput(hubs: list[Hub], args: argparse.Namespace) -> dict[st
 # ------------------------------------------------------------------------------------------- 2. stages
 
 STAGES = (
+    ("workers", "pooled: check phase in the workers, wall (_check_pooled)"),
     ("parse", "JSON parse + record validation (parse_payload)"),
     ("key", "registered key lookup (organisation_key, once per batch)"),
     ("verify", "signature verification (signature_valid)"),
@@ -402,7 +443,7 @@ STAGES = (
     ("begin", "open writers: BEGIN IMMEDIATE / FOR UPDATE + log head"),
     ("replay", "replay index: HMAC digests + SELECT existing"),
     ("seal", "sealing payload + signature (XChaCha20-Poly1305)"),
-    ("rows", "ids, salts, row dicts"),
+    ("rows", "ids, salts (or the worker's), row dicts"),
     ("commitment", "commitments: whole payload and per field (decision 0055)"),
     ("statement", "statement bytes (Statement.to_bytes: JCS)"),
     ("insert", "INSERT records (executemany)"),
@@ -418,11 +459,22 @@ async def staged_batch(
     """A copy of publishing.publish_batch (with _check and _write inlined), each stage timed into `t`.
 
     Same functions, same order, same inputs; only the perf_counter calls are added. Error reporting is
-    left out (every benchmark row is valid)."""
+    left out (every benchmark row is valid). When the router's pool takes the batch, the check phase
+    is the real `_check_pooled` timed whole ("workers": parse, verify, seal, commitments there, the
+    key and line lookups here), and the write phase uses what the workers computed, as `_write` does."""
     clock = time.perf_counter
     keys: dict[tuple[str, str], RegisteredKey] = {}
     lines: dict[tuple[str, str], _Line | None] = {}
     checked: list[_Checked] = []
+    if router.ingest_pool.used_for(router.settings, len(submissions)):
+        errors: dict[int, Any] = {}
+        a = clock()
+        await _check_pooled(
+            router, router.ingest_pool, submissions, set(), keys, lines, checked, errors
+        )
+        t["workers"] += clock() - a
+        assert not errors
+        submissions = []  # checked: skip the in-process loop below
     for row, submission in enumerate(submissions):
         a = clock()
         record, document = parse_payload(submission.payload)
@@ -474,7 +526,12 @@ async def staged_write(
     clock = time.perf_counter
     a = clock()
     conn = writer.connection
-    digest_of = {item.row: shard.replay_digest(item.submission.payload) for item in items}
+    digest_of = {
+        item.row: item.pre.replay_digest
+        if item.pre is not None and item.pre.region == shard.region
+        else shard.replay_digest(item.submission.payload)
+        for item in items
+    }
     digests = list(set(digest_of.values()))
     existing = {
         row.replay_digest: row
@@ -496,12 +553,19 @@ async def staged_write(
     seal = commit_ = statement = other = 0.0
     for item in items:
         a = clock()
-        record_id = new_id("rec", shard.region)
+        pre = item.pre if item.pre is not None and item.pre.region == shard.region else None
         leaf_index = writer.size + len(statements)
-        salt = new_salt()
+        if pre is not None:  # chosen and computed by an ingest worker
+            record_id, salt = pre.record_id, pre.salt
+        else:
+            record_id = new_id("rec", shard.region)
+            salt = new_salt()
         b = clock()
-        sealed_payload = shard.seal(item.submission.payload, record_id, "payload")
-        sealed_signature = shard.seal(item.submission.signature, record_id, "signature")
+        if pre is not None:
+            sealed_payload, sealed_signature = pre.sealed_payload, pre.sealed_signature
+        else:
+            sealed_payload = shard.seal(item.submission.payload, record_id, "payload")
+            sealed_signature = shard.seal(item.submission.signature, record_id, "signature")
         c = clock()
         ids[item.row] = (record_id, item.record.manufacturer_id or "")
         rows.append(
@@ -528,8 +592,11 @@ async def staged_write(
         )
         d = clock()
         # as in _write: both commitments over the verified canonical payload, not re-encoded
-        committed = commitment_of_canonical(salt, item.submission.payload)
-        fields = fields_commitment_of_canonical(salt, item.submission.payload)
+        if pre is not None:
+            committed, fields = pre.commitment, pre.fields
+        else:
+            committed = commitment_of_canonical(salt, item.submission.payload)
+            fields = fields_commitment_of_canonical(salt, item.submission.payload)
         e = clock()
         statements.append(
             Statement(
@@ -565,11 +632,21 @@ async def staged_write(
 
 
 async def bench_stages(hub: Hub, args: argparse.Namespace) -> None:
+    base = hub.router.settings
+    try:
+        for mode in MODES:
+            hub.router.settings = base.with_overrides(**mode_settings(mode))
+            await bench_stages_of(hub, mode, args)
+    finally:
+        hub.router.settings = base
+
+
+async def bench_stages_of(hub: Hub, mode: str, args: argparse.Namespace) -> None:
     n, rounds = args.stage_batch, args.stage_rounds
     out()
     out(
-        f"--- {hub.label}: batches of {n:,} records, {rounds} staged + {rounds} real publish_batch "
-        f"calls, alternating (fresh records each)"
+        f"--- {hub.label}, {mode}: batches of {n:,} records, {rounds} staged + {rounds} real "
+        f"publish_batch calls, alternating (fresh records each)"
     )
     t = {key: 0.0 for key, _ in STAGES}
     staged_total: list[float] = []
@@ -611,6 +688,13 @@ async def bench_stages(hub: Hub, args: argparse.Namespace) -> None:
         f"  {'real publish_batch, wall clock':<58} {real_wall * 1000:>9.1f} {real_wall / n * 1e6:>10.1f}"
         f"   = {n / real_wall:,.0f} records/s; real / staged sum = {real_wall / staged_sum:.2f}"
     )
+    if mode == "pooled":
+        check = t["workers"] / rounds
+        out(
+            f"  check phase in the workers alone: {n / check:,.0f} records/s; the write phase "
+            f"after it (on the loop) alone: {n / (staged_sum - check):,.0f}/s"
+        )
+        return
     cpu_check = (t["parse"] + t["verify"]) / rounds
     out(
         f"  check phase (parse + verify) alone caps one core at {n / cpu_check:,.0f} records/s; "
@@ -783,9 +867,10 @@ async def main(args: argparse.Namespace) -> None:
             sqlite_urls = {
                 r: f"sqlite+aiosqlite:///{root / 'sqlite' / f'shard-{r}.db'}" for r in REGIONS
             }
-            hubs.append(await open_hub("sqlite", root / "sqlite", sqlite_urls))
+            hubs.append(await open_hub("sqlite", root / "sqlite", sqlite_urls, args.processes))
             if pg:
-                hubs.append(await open_hub("postgres", root / "postgres", await pg.fresh()))
+                urls = await pg.fresh()
+                hubs.append(await open_hub("postgres", root / "postgres", urls, args.processes))
             out(
                 f"hubs:     {', '.join(h.label for h in hubs)}; regions {', '.join(REGIONS)}; "
                 f"one manufacturer ({hubs[0].signer.manufacturer}), key registered in its home shard"
@@ -851,10 +936,15 @@ def arguments() -> argparse.Namespace:
         "--rounds", type=int, default=None, help="batches per size (quick: 1; else 3)"
     )
     parser.add_argument(
-        "--signature-threads",
-        type=parse_list,
-        default=[0, 2],
-        help="Settings.ingest_signature_threads values compared side by side in section 1",
+        "--processes",
+        type=int,
+        default=None,
+        help="Settings.ingest_processes of the hubs (pooled mode); default: the settings' default",
+    )
+    parser.add_argument(
+        "--concurrent",
+        action="store_true",
+        help="section 1 also publishes two batches at once per mode (x2 rows)",
     )
     parser.add_argument("--stage-batch", type=int, default=5_000, help="records per staged batch")
     parser.add_argument("--stage-rounds", type=int, default=None, help="quick: 1; else 3")
