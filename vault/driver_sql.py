@@ -2,9 +2,10 @@
 
 A SELECT through SQLAlchemy's async adapter for aiosqlite costs the event loop's thread ~300 µs
 (a pool checkout, an explicit BEGIN, four hand-offs to the connection's thread for cursor, execute,
-fetch and close, result metadata, the rollback on return); the same statement through aiosqlite's
-`execute_fetchall` costs ~11 µs and one hand-off (bench/bench_gateway.py, decision 0075). The
-gateway's list query runs two per request, which made them most of the request's time.
+fetch and close, result metadata, the rollback on return); the same statement handed to a thread
+that owns a plain sqlite3 connection costs ~11 µs and one hand-off (decision 0075). Every hand-off
+also costs the other thread its wake-up and a GIL exchange, so a call here does all its statements
+in one: a page and its events are one hand-off, an append (BEGIN, INSERTs, COMMIT) is one.
 
 `DriverSql.fetch(statement)` keeps SQLAlchemy as the one place SQL is written: the statement is
 built as before and compiled by SQLAlchemy for the shard's dialect, once per statement shape (keyed
@@ -12,10 +13,8 @@ by its cache key, as SQLAlchemy's own compiled cache is); only its execution mov
 go through the statement's bind processors and every selected column through its result processor,
 so rows carry the same Python values as rows read through SQLAlchemy (datetimes, not text).
 
-Reads run in autocommit (each statement its own snapshot) on a few read-only connections per shard,
-each with its own thread. Two statements of one answer may therefore see two snapshots; the data they
-read is append-only (records and events are never updated or deleted), so a later snapshot only adds
-rows. `append(table, rows)` inserts rows of an append-only side table (the access log) in one
+Reads run on a few read-only connections per shard, each owned by its own thread; the statements
+of one `fetch_each` run in one read transaction, so they see one snapshot. `append(table, rows)` inserts rows of an append-only side table (the access log) in one
 transaction on one more connection, which waits for SQLite's write lock like any writer
 (busy_timeout). PostgreSQL shards keep SQLAlchemy's asyncpg path for both.
 """
@@ -24,13 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sqlite3
 from collections import OrderedDict, namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
-import aiosqlite
 from sqlalchemy import Table, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -41,6 +41,14 @@ COMPILED_SHAPES = 256
 """Statement shapes kept compiled per shard: a shape is the statement without its values (the
 scopes' count and kinds, the filters given), so a few dozen cover every query the hub makes."""
 
+BUILT_STATEMENTS = 1024
+"""Statements kept built per shard by `built` (the same inputs give the same statement)."""
+
+BUSY_TIMEOUT_MS = 10_000
+
+_T = TypeVar("_T")
+_Sql = tuple[str, list[Any]]
+
 
 @dataclass(frozen=True)
 class _Compiled:
@@ -49,6 +57,42 @@ class _Compiled:
     """Builds a row with attribute access by column name (a namedtuple class)."""
     results: tuple[Callable[[Any], Any] | None, ...]
     """Each column's result processor (None: the driver's value is the value)."""
+
+    def rows(self, raw: list[tuple[Any, ...]]) -> list[Any]:
+        results, row = self.results, self.row
+        if not any(results):
+            return [row(*r) for r in raw]
+        return [
+            row(*(p(v) if p is not None else v for p, v in zip(results, r, strict=True)))
+            for r in raw
+        ]
+
+
+class _Connection:
+    """A sqlite3 connection and the one thread that uses it (sqlite3 objects stay on their thread)."""
+
+    def __init__(self, database: str, *, read_only: bool, name: str) -> None:
+        self._database = database
+        self._read_only = read_only
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix=name)
+        self._db: sqlite3.Connection | None = None
+
+    async def run(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self._run, work)
+
+    def _run(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        if self._db is None:
+            self._db = _open(self._database, read_only=self._read_only)
+        return work(self._db)
+
+    async def close(self) -> None:
+        def close(db: sqlite3.Connection) -> None:
+            db.close()
+
+        if self._db is not None:
+            await self.run(close)
+        self._thread.shutdown(wait=False)
 
 
 class DriverSql:
@@ -60,44 +104,44 @@ class DriverSql:
         database = make_url(str(engine.url)).database
         on_file = engine.dialect.name == "sqlite" and database not in (None, "", ":memory:")
         self._size = connections if on_file else 0
-        self._connections: list[aiosqlite.Connection] = []
-        self._writer: aiosqlite.Connection | None = None
-        self._writing: asyncio.Lock | None = None
-        self._next = itertools.cycle(range(max(self._size, 1)))
-        self._opening: asyncio.Lock | None = None
+        self._readers = [
+            _Connection(database or "", read_only=True, name="sqlite-read")
+            for _ in range(self._size)
+        ]
+        self._writer = _Connection(database or "", read_only=False, name="sqlite-append")
+        self._next = itertools.cycle(self._readers)
         self._compiled: OrderedDict[Any, _Compiled] = OrderedDict()
         self._inserts: dict[tuple[str, tuple[str, ...]], SQLCompiler] = {}
+        self._built: OrderedDict[Hashable, Select[Any]] = OrderedDict()
 
     @property
     def on_driver(self) -> bool:
-        """True when reads bypass SQLAlchemy's execution (SQLite with read connections)."""
+        """True when statements bypass SQLAlchemy's execution (SQLite files)."""
         return self._size > 0
+
+    def built(self, key: Hashable, build: Callable[[], Select[Any]]) -> Select[Any]:
+        """`build()`, kept by `key` (which must name every input of the build): building a
+        statement and its cache key costs ~130 µs, and a hot list asks for the same one often."""
+        statement = self._built.get(key)
+        if statement is None:
+            statement = self._built[key] = build()
+            if len(self._built) > BUILT_STATEMENTS:
+                self._built.popitem(last=False)
+        return statement
 
     async def fetch(self, statement: Select[Any]) -> list[Any]:
         """The statement's rows, each with attribute access by column name."""
+        return (await self.fetch_each([statement]))[0]
+
+    async def fetch_each(self, statements: Sequence[Select[Any]]) -> list[list[Any]]:
+        """Each statement's rows, all read in one snapshot (and, on SQLite, one hand-off)."""
         if not self.on_driver:
             async with self._engine.connect() as conn:
-                return list((await conn.execute(statement)).all())
-        key = statement._generate_cache_key()  # SQLAlchemy's own compiled-cache key
-        assert key is not None, "every statement of the read path is cacheable"
-        entry = self._compiled.get(key.key)
-        if entry is None:
-            entry = self._compile(statement, key)
-            self._compiled[key.key] = entry
-            if len(self._compiled) > COMPILED_SHAPES:
-                self._compiled.popitem(last=False)
-        compiled = entry.compiled
-        values = compiled.construct_params(extracted_parameters=key.bindparams)
-        expanded = compiled.construct_expanded_state(values)
-        connection = await self._connection()
-        raw = await connection.execute_fetchall(expanded.statement, _positional(compiled, expanded))
-        results, row = entry.results, entry.row
-        if not any(results):
-            return [row(*r) for r in raw]
-        return [
-            row(*(p(v) if p is not None else v for p, v in zip(results, r, strict=True)))
-            for r in raw
-        ]
+                return [list((await conn.execute(s)).all()) for s in statements]
+        prepared = [self._prepare(s) for s in statements]
+        sql = [(expanded.statement, _positional(c.compiled, expanded)) for c, expanded in prepared]
+        raw = await next(self._next).run(lambda db: _read(db, sql))
+        return [c.rows(r) for (c, _), r in zip(prepared, raw, strict=True)]
 
     async def append(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert `rows` (each with the same keys) into an append-only table, in one transaction."""
@@ -114,21 +158,22 @@ class DriverSql:
             assert isinstance(made, SQLCompiler)
             compiled = self._inserts[shape] = made
         states = [compiled.construct_expanded_state(dict(row)) for row in rows]
-        if self._writing is None:
-            self._writing = asyncio.Lock()
-        async with self._writing:  # one transaction at a time on the one write connection
-            if self._writer is None:
-                self._writer = await _open(self._engine, read_only=False)
-            writer = self._writer
-            try:
-                await writer.execute("BEGIN IMMEDIATE")
-                await writer.executemany(
-                    states[0].statement, [_positional(compiled, s) for s in states]
-                )
-                await writer.commit()
-            except BaseException:
-                await asyncio.shield(writer.rollback())
-                raise
+        statement = states[0].statement
+        values = [_positional(compiled, s) for s in states]
+        await self._writer.run(lambda db: _append(db, statement, values))
+
+    def _prepare(self, statement: Select[Any]) -> tuple[_Compiled, ExpandedState]:
+        key = statement._generate_cache_key()  # SQLAlchemy's own compiled-cache key
+        assert key is not None, "every statement of the read path is cacheable"
+        entry = self._compiled.get(key.key)
+        if entry is None:
+            entry = self._compile(statement, key)
+            self._compiled[key.key] = entry
+            if len(self._compiled) > COMPILED_SHAPES:
+                self._compiled.popitem(last=False)
+        compiled = entry.compiled
+        values = compiled.construct_params(extracted_parameters=key.bindparams)
+        return entry, compiled.construct_expanded_state(values)
 
     def _compile(self, statement: Select[Any], key: Any) -> _Compiled:
         # with its cache key, so that later statements of the shape map their values onto it
@@ -142,25 +187,29 @@ class DriverSql:
         )
         return _Compiled(compiled, namedtuple("Row", names, rename=True), results)
 
-    async def _connection(self) -> aiosqlite.Connection:
-        if len(self._connections) < self._size:
-            await self._open()
-        return self._connections[next(self._next)]
-
-    async def _open(self) -> None:
-        if self._opening is None:
-            self._opening = asyncio.Lock()
-        async with self._opening:
-            while len(self._connections) < self._size:
-                self._connections.append(await _open(self._engine, read_only=True))
-
     async def close(self) -> None:
-        connections, self._connections = self._connections, []
-        if self._writer is not None:
-            connections.append(self._writer)
-            self._writer = None
-        for connection in connections:
+        for connection in [*self._readers, self._writer]:
             await connection.close()
+
+
+def _read(db: sqlite3.Connection, statements: list[_Sql]) -> list[list[tuple[Any, ...]]]:
+    """On the connection's thread: the statements in one read transaction (one snapshot)."""
+    db.execute("BEGIN")
+    try:
+        return [db.execute(sql, values).fetchall() for sql, values in statements]
+    finally:
+        db.execute("COMMIT")  # a read transaction: ends the snapshot, writes nothing
+
+
+def _append(db: sqlite3.Connection, statement: str, values: list[list[Any]]) -> None:
+    """On the writer's thread: all rows or none."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.executemany(statement, values)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def _positional(compiled: SQLCompiler, expanded: ExpandedState) -> list[Any]:
@@ -178,18 +227,17 @@ def _positional(compiled: SQLCompiler, expanded: ExpandedState) -> list[Any]:
     ]
 
 
-async def _open(engine: AsyncEngine, *, read_only: bool) -> aiosqlite.Connection:
-    """A connection in autocommit mode (transactions are explicit) with the engine's busy timeout;
-    a reading one opened `mode=ro` and `query_only`, so it cannot write whatever it is asked."""
-    database = quote(make_url(str(engine.url)).database or "")
+def _open(database: str, *, read_only: bool) -> sqlite3.Connection:
+    """A connection whose transactions are explicit, with the engine's busy timeout; a reading one
+    opened `mode=ro` and `query_only`, so it cannot write whatever it is asked."""
     mode = "ro" if read_only else "rw"
-    connection = await aiosqlite.connect(
-        f"file:{database}?mode={mode}", uri=True, isolation_level=None
+    db = sqlite3.connect(
+        f"file:{quote(database)}?mode={mode}", uri=True, isolation_level=None, timeout=0
     )
-    await connection.execute("PRAGMA busy_timeout=10000")
+    db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     if read_only:
-        await connection.execute("PRAGMA query_only=ON")
+        db.execute("PRAGMA query_only=ON")
     else:
-        await connection.execute("PRAGMA synchronous=NORMAL")
-        await connection.execute("PRAGMA foreign_keys=ON")
-    return connection
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+    return db

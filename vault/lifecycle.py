@@ -143,10 +143,14 @@ def _event(row: Any) -> RecordEvent:
     )
 
 
-def events_query(record_ids: Sequence[str], as_of: datetime | None = None) -> Select[Any]:
-    """The events of some records of one shard, recorded by `as_of`, in recorded order."""
+def events_query(
+    record_ids: Sequence[str] | Select[Any], as_of: datetime | None = None
+) -> Select[Any]:
+    """The events of some records of one shard (ids, or a statement selecting them), recorded by
+    `as_of`, in recorded order."""
     table = schema.record_events
-    query = select(table).where(table.c.record_id.in_(list(record_ids)))
+    ids = record_ids if isinstance(record_ids, Select) else list(record_ids)
+    query = select(table).where(table.c.record_id.in_(ids))
     if as_of is not None:
         query = query.where(table.c.recorded_at <= as_of)
     return query.order_by(table.c.leaf_index)

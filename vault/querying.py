@@ -34,7 +34,6 @@ from .identities import aware
 from .ids import region_of
 from .lifecycle import (
     EventKind,
-    RecordEvent,
     RecordStatus,
     events_by_record,
     events_query,
@@ -219,18 +218,26 @@ async def _shard_page(
     limit: int,
     documents: bool,
 ) -> list[RecordSummary]:
-    query = shard_query(scopes, filters, as_of, after, limit, shard.engine.dialect.name, documents)
-    rows = await shard.direct.fetch(query)
-    events = await _events(shard, [r.id for r in rows], as_of)
-    return [_summary(shard, row, events[row.id], as_of, documents) for row in rows]
-
-
-async def _events(
-    shard: Shard, record_ids: list[str], as_of: datetime | None
-) -> dict[str, list[RecordEvent]]:
-    if not record_ids:
-        return {}
-    return events_by_record(record_ids, await shard.direct.fetch(events_query(record_ids, as_of)))
+    inputs = (
+        tuple(scopes) if scopes is not None else None,
+        filters,
+        as_of,
+        after,
+        limit,
+        documents,
+    )
+    dialect = shard.engine.dialect.name
+    page = shard.direct.built(
+        ("page", *inputs), lambda: shard_query(*inputs[:5], dialect, documents)
+    )
+    # the page's events by the page's own statement, so both are read in one go and one snapshot
+    events = shard.direct.built(
+        ("page events", *inputs),
+        lambda: events_query(page.with_only_columns(schema.records.c.id), as_of),
+    )
+    rows, event_rows = await shard.direct.fetch_each([page, events])
+    by_record = events_by_record([r.id for r in rows], event_rows)
+    return [_summary(shard, row, by_record[row.id], as_of, documents) for row in rows]
 
 
 def _columns(documents: bool) -> list[Any]:
@@ -327,8 +334,9 @@ async def records_by_ids(
         query = select(*_columns(documents)).where(schema.records.c.id.in_(wanted))
         if as_of is not None:
             query = query.where(schema.records.c.recorded_at <= as_of)
-        rows = await shard.direct.fetch(query)
-        events = await _events(shard, [r.id for r in rows], as_of)
+        ids = query.with_only_columns(schema.records.c.id)
+        rows, event_rows = await shard.direct.fetch_each([query, events_query(ids, as_of)])
+        events = events_by_record([r.id for r in rows], event_rows)
         return [_summary(shard, r, events[r.id], as_of, documents) for r in rows]
 
     found = await asyncio.gather(*(one(r, w) for r, w in by_region.items()))
