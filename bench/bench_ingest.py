@@ -8,17 +8,19 @@ Sections:
   1. throughput  records/s of `publishing.publish_batch` (parse + validate each signed payload with the
                  full record model, check its Ed25519 signature against the registered key, route to
                  the home shard, seal, insert, append ledger statements, commit) for several batch sizes,
-                 the backends alternating batch by batch. Targets: >= 10,000 records/s on SQLite and
-                 >= 5,000 records/s on PostgreSQL.
+                 the backends alternating batch by batch, each batch both in process
+                 (ingest_processes = 0) and pooled (the hub's ingest worker processes, decision 0096;
+                 --concurrent adds two uploads at once per mode). Targets: >= 10,000 records/s on
+                 SQLite and >= 5,000 records/s on PostgreSQL.
   2. stages      the share of each stage in a batch of --stage-batch records: a copy of publish_batch /
                  _write timed with perf_counter, calling the same functions on the same kind of inputs,
                  interleaved with real publish_batch calls so the staged sum can be compared with the
-                 real thing; then parse_payload split into its three parts.
+                 real thing, once in process and once pooled (the check phase in the workers timed
+                 whole); then parse_payload split into its three parts.
   3. latency     publish one record (`publishing.publish`) and read it back with its inclusion proof
                  (`reading.record_with_proof`), --latency-n times, p50/p99. Target: p99 <= 50 ms.
   4. headroom    the CPU-bound check (parse_payload + signature_valid) on 1 and 2 cores: what
-                 checking in parallel can give on this machine (publish_batch checks signatures on
-                 Settings.ingest_signature_threads worker threads while it parses; decision 92).
+                 checking in parallel can give on this machine, without sending results back.
 
 Every hub has three regions (eu, cn, row); records come from installations in DE, CN and TR (one third
 each) of one manufacturer registered in TR, and are signed before any timing starts (signing is the
@@ -27,8 +29,9 @@ region gets a fresh database `bench_ingest_<random>_<region>` on that server (th
 dropped at the end. The machine is noisy: backends and the staged/real pipelines alternate in one run.
 
 When `publishing.publish_batch`, `_check` or `_write` change, update the staged copy (`staged_batch`).
-The staged copy checks signatures inline, so its "signature verification" row is their CPU cost; the
-real publish_batch runs them on worker threads beside the parsing (section 1 compares both).
+In process the staged copy checks signatures inline, so its "signature verification" row is their CPU
+cost; the real publish_batch runs them on worker threads beside the parsing. Pooled, the staged copy
+runs the real `_check_pooled` and then writes with the workers' precomputed values as `_write` does.
 """
 
 from __future__ import annotations

@@ -28,11 +28,11 @@ import multiprocessing
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from cbamhub.ledger.disclosure import fields_commitment_of_canonical
 from cbamhub.ledger.statements import commitment_of_canonical, new_salt
@@ -100,6 +100,19 @@ class Outcome(NamedTuple):
 
 Row = tuple[int, bytes, bytes, str]
 """(row, payload, signature, key id)."""
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class _Pending(Generic[_T]):
+    """A task submitted to one executor (so a failure replaces that executor, not a newer one)."""
+
+    executor: ProcessPoolExecutor
+    future: Future[_T]
+
+    def cancel(self) -> None:
+        self.future.cancel()
 
 
 def seal(keyring: ShardKeyring, region: str, plaintext: bytes, record_id: str, part: str) -> bytes:
@@ -203,10 +216,11 @@ class IngestPool:
 
     async def start(self) -> list[int]:
         """Start every worker now (not on the first large batch), ready to check; their ids."""
-        pool = self._pool()
-        loop = asyncio.get_running_loop()
-        calls = (loop.run_in_executor(pool, _ready, 0.05) for _ in range(self._processes))
-        await asyncio.gather(*calls)
+        if self._processes == 0:
+            return []
+        calls = [self._submit(_ready, 0.05) for _ in range(self._processes)]
+        for call in calls:
+            await self._result(call)
         return self.pids()
 
     def pids(self) -> list[int]:
@@ -214,32 +228,35 @@ class IngestPool:
         processes = getattr(self._executor, "_processes", None) or {}
         return sorted(processes)
 
-    def submit(self, context: ChunkContext, rows: Sequence[Row]) -> asyncio.Future[list[Outcome]]:
+    def submit(self, context: ChunkContext, rows: Sequence[Row]) -> _Pending[list[Outcome]]:
         """Check `rows` on a worker. A dead worker shows as `IngestUnavailable` from `outcomes`."""
+        return self._submit(check_chunk, context, rows)
+
+    def _submit(self, fn: Callable[..., _T], *args: Any) -> _Pending[_T]:
         pool = self._pool()
         try:
-            future: Future[list[Outcome]] = pool.submit(check_chunk, context, rows)
-        except BrokenProcessPool:
+            future: Future[_T] = pool.submit(fn, *args)
+        except BrokenProcessPool:  # broken before this batch: it fails like a batch in flight
             future = Future()
             future.set_exception(BrokenProcessPool("a worker process died"))
-        return asyncio.wrap_future(future)
+        return _Pending(pool, future)
 
-    async def outcomes(self, pending: asyncio.Future[list[Outcome]]) -> list[Outcome]:
+    async def outcomes(self, pending: _Pending[list[Outcome]]) -> list[Outcome]:
         """A submitted chunk's outcomes; a broken pool is replaced and the batch fails."""
+        return await self._result(pending)
+
+    async def _result(self, pending: _Pending[_T]) -> _T:
         try:
-            return await pending
+            return await asyncio.wrap_future(pending.future)
         except BrokenProcessPool as error:
-            self._replace()
+            if self._executor is pending.executor:  # not a pool another batch already replaced
+                self._executor = None
+                # a broken executor has already failed its futures and terminated its workers
+                pending.executor.shutdown(wait=False)
             raise IngestUnavailable(
                 "an ingest worker process died while the batch was checked: nothing was "
                 "published; the workers were replaced, send the batch again"
             ) from error
-
-    def _replace(self) -> None:
-        broken, self._executor = self._executor, None
-        if broken is not None:
-            # a broken executor has already failed its futures and terminated its workers
-            broken.shutdown(wait=False)
 
     async def close(self) -> None:
         """Stop the workers (waits for chunks under way); later batches run in process."""

@@ -175,3 +175,31 @@ async def test_a_closed_router_stops_its_workers(
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert router.ingest_pool.pids() == []
+
+
+async def test_a_worker_that_died_between_batches_fails_the_next_one_only(world: World) -> None:
+    maker = await world.org("manufacturer", "CN")
+    site = await world.site(maker, "CN", (STEEL,))
+    pool = world.router.ingest_pool
+    workers = await pool.start()
+    os.kill(workers[1], signal.SIGKILL)
+    for _ in range(100):  # the executor notices the death on its own thread
+        await asyncio.sleep(0.02)
+        if not set(pool.pids()) >= set(workers):
+            break
+    rows = [_good(world, site, i) for i in range(16)]
+    with pytest.raises(IngestUnavailable):
+        await publishing.publish_batch(world.router, rows)
+    assert await count(world.router, "cn", "records") == 0
+    assert len(await publishing.publish_batch(world.router, rows)) == 16
+    assert await count(world.router, "cn", "records") == 16
+
+
+async def test_single_records_and_small_batches_never_start_the_workers(world: World) -> None:
+    maker = await world.org("manufacturer", "CN")
+    site = await world.site(maker, "CN", (STEEL,))
+    rows = [_good(world, site, i) for i in range(POOLED["ingest_process_min_batch"] - 1)]
+    await publishing.publish_batch(world.router, rows)
+    await world.publish(site, world.record(site, operatorCbamId="OPR-single"))
+    assert world.router.ingest_pool.pids() == []
+    assert await count(world.router, "cn", "records") == len(rows) + 1
