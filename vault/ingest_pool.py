@@ -248,6 +248,14 @@ class IngestPool:
     async def _result(self, pending: _Pending[_T]) -> _T:
         try:
             return await asyncio.wrap_future(pending.future)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if pending.future.cancelled() and not (task and task.cancelling()):
+                # the router closed the pool under this batch: not a cancellation of the caller
+                raise IngestUnavailable(
+                    "the ingest pool was closed while the batch was checked: nothing was published"
+                ) from None
+            raise
         except BrokenProcessPool as error:
             if self._executor is pending.executor:  # not a pool another batch already replaced
                 self._executor = None

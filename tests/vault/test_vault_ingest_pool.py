@@ -203,3 +203,29 @@ async def test_single_records_and_small_batches_never_start_the_workers(world: W
     await world.publish(site, world.record(site, operatorCbamId="OPR-single"))
     assert world.router.ingest_pool.pids() == []
     assert await count(world.router, "cn", "records") == len(rows) + 1
+
+
+async def test_a_batch_under_way_when_the_router_closes_fails_cleanly(
+    region_urls: dict[str, str], tmp_path: Path
+) -> None:
+    router = await ShardRouter.open(world_settings(region_urls, tmp_path).with_overrides(**POOLED))
+    try:
+        world = World(router)
+        maker = await world.org("manufacturer", "CN")
+        site = await world.site(maker, "CN", (STEEL,))
+        rows = [_good(world, site, i) for i in range(400)]  # 25 chunks for 2 workers
+        workers = await router.ingest_pool.start()
+        for pid in workers:  # held still: every chunk is queued when the pool closes
+            os.kill(pid, signal.SIGSTOP)
+        batch = asyncio.create_task(publishing.publish_batch(router, rows))
+        await asyncio.sleep(0.5)
+        closing = asyncio.create_task(router.ingest_pool.close())
+        await asyncio.sleep(0.2)
+        for pid in workers:
+            os.kill(pid, signal.SIGCONT)
+        await closing
+        with pytest.raises(IngestUnavailable):
+            await batch
+        assert await count(router, "cn", "records") == 0
+    finally:
+        await router.close()
