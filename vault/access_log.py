@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,17 +41,27 @@ async def log_reads(router: ShardRouter, reads: Sequence[Read]) -> None:
     for read in reads:
         by_region.setdefault(region_of(read.record_id, "rec"), []).append(read)
 
+    fields_json: dict[tuple[str, ...], str] = {}  # a request's reads mostly share one field set
+
+    def listed(fields: tuple[str, ...] | None) -> str | None:
+        if fields is None:
+            return None
+        found = fields_json.get(fields)
+        if found is None:
+            found = fields_json[fields] = json.dumps(sorted(fields))
+        return found
+
     async def one(region: str, rows: list[Read]) -> None:
         await router.shard(region).direct.append(
             schema.access_log,
             [
                 {
-                    "id": uuid.uuid4().hex,
+                    "id": secrets.token_hex(16),
                     "record_id": r.record_id,
                     "manufacturer_id": r.manufacturer_id,
                     "reader_id": r.reader_id,
                     "request_id": r.request_id,
-                    "fields": None if r.fields is None else json.dumps(sorted(r.fields)),
+                    "fields": listed(r.fields),
                     "read_at": r.read_at.astimezone(UTC),
                 }
                 for r in rows

@@ -48,6 +48,7 @@ BUSY_TIMEOUT_MS = 10_000
 
 _T = TypeVar("_T")
 _Sql = tuple[str, list[Any]]
+_InsertPlan = tuple[str, list[tuple[str, Callable[[Any], Any] | None]]]
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ class DriverSql:
         self._writer = _Connection(database or "", read_only=False, name="sqlite-append")
         self._next = itertools.cycle(self._readers)
         self._compiled: OrderedDict[Any, _Compiled] = OrderedDict()
-        self._inserts: dict[tuple[str, tuple[str, ...]], SQLCompiler] = {}
+        self._inserts: dict[tuple[str, tuple[str, ...]], _InsertPlan] = {}
         self._built: OrderedDict[Hashable, Select[Any]] = OrderedDict()
 
     @property
@@ -152,15 +153,21 @@ class DriverSql:
                 await conn.execute(insert(table), list(rows))
             return
         shape = (table.name, tuple(rows[0]))
-        compiled = self._inserts.get(shape)
-        if compiled is None:
-            made = insert(table).compile(dialect=self._dialect, column_keys=list(rows[0]))
-            assert isinstance(made, SQLCompiler)
-            compiled = self._inserts[shape] = made
-        states = [compiled.construct_expanded_state(dict(row)) for row in rows]
-        statement = states[0].statement
-        values = [_positional(compiled, s) for s in states]
+        plan = self._inserts.get(shape)
+        if plan is None:
+            plan = self._inserts[shape] = self._insert_plan(table, list(rows[0]))
+        statement, columns = plan
+        values = [[v(row[k]) if v is not None else row[k] for k, v in columns] for row in rows]
         await self._writer.run(lambda db: _append(db, statement, values))
+
+    def _insert_plan(self, table: Table, keys: list[str]) -> _InsertPlan:
+        """The INSERT's SQL and, per placeholder, its row key and bind processor."""
+        compiled = insert(table).compile(dialect=self._dialect, column_keys=keys)
+        assert isinstance(compiled, SQLCompiler)
+        order = list(compiled.positiontup or ())
+        assert sorted(order) == sorted(keys), "an INSERT binds each given column once, by its name"
+        processors = cast(Mapping[str, Callable[[Any], Any]], compiled._bind_processors)
+        return compiled.string, [(k, processors.get(k)) for k in order]
 
     def _prepare(self, statement: Select[Any]) -> tuple[_Compiled, ExpandedState]:
         key = statement._generate_cache_key()  # SQLAlchemy's own compiled-cache key
