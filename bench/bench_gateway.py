@@ -71,8 +71,8 @@ from cbamhub.gateway.app import create_app
 from cbamhub.policies import Authorizer, OpaRestEngine, Principal, RecordRef, RegoEngine
 from cbamhub.policies.decisions import Decision, Scope
 from cbamhub.policies.grants import NO_ASSIGNMENTS, NO_GRANTS, AssignmentSet, GrantSet
+from cbamhub.vault import driver_sql, identities, publishing
 from cbamhub.vault import grants as vault_grants
-from cbamhub.vault import identities, publishing
 from cbamhub.vault.models import OrganisationIn
 from cbamhub.vault.shards import ShardRouter
 from cbamhub.vault.signing import OrganisationKey
@@ -707,21 +707,41 @@ async def statements_per_request(
     client: httpx.AsyncClient, headers: dict[str, str], requests: int, concurrency: int
 ) -> None:
     """SQL statements (and new database connections) per real request, `concurrency` at a time,
-    counted by SQLAlchemy's events on every engine of the process: what the shards do for one
-    answer, with the replica caches working as they do in service."""
+    counted by SQLAlchemy's events on every engine of the process and, for the statements the
+    serving path hands to its own SQLite threads (vault/driver_sql.py), by wrapping the two
+    functions those threads run: what the shards do for one answer, with the replica caches working
+    as they do in service."""
     counts: Counter[str] = Counter()
 
-    def statement(conn: Any, cursor: Any, text: str, *_: Any) -> None:
+    def name_of(text: str) -> str:
         words = text.split()
         table = words[words.index("FROM") + 1].strip("()") if "FROM" in words else ""
-        counts[" ".join(words[:1] + ([table] if words[0] == "SELECT" else words[1:3]))] += 1
+        return " ".join(words[:1] + ([table] if words[0] == "SELECT" else words[1:3]))
+
+    def statement(conn: Any, cursor: Any, text: str, *_: Any) -> None:
+        counts[name_of(text)] += 1
 
     def connection(*_: Any) -> None:
         counts["<new connection>"] += 1
 
+    read, append = driver_sql._read, driver_sql._append
+
+    def counted_read(db: Any, statements: list[tuple[str, list[Any]]]) -> Any:
+        counts["<driver hand-off: read>"] += 1
+        for text, _ in statements:
+            counts[name_of(text) + " (driver)"] += 1
+        return read(db, statements)
+
+    def counted_append(db: Any, text: str, values: list[list[Any]]) -> None:
+        counts["<driver hand-off: append>"] += 1
+        counts[name_of(text) + " (driver)"] += 1
+        counts["  rows appended"] += len(values)
+        append(db, text, values)
+
     body = {"query": QUERY}
     sa_event.listen(Engine, "before_cursor_execute", statement)
     sa_event.listen(Engine, "connect", connection)
+    driver_sql._read, driver_sql._append = counted_read, counted_append  # type: ignore[assignment]
     try:
 
         async def worker() -> None:
@@ -732,6 +752,7 @@ async def statements_per_request(
     finally:
         sa_event.remove(Engine, "before_cursor_execute", statement)
         sa_event.remove(Engine, "connect", connection)
+        driver_sql._read, driver_sql._append = read, append  # type: ignore[assignment]
     done = requests // concurrency * concurrency
     out()
     out(f"SQL per request ({done} real requests, {concurrency} at a time, caches as in service):")

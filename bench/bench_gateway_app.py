@@ -117,14 +117,13 @@ def create_floor_app() -> ASGIApp:
 def serve_floor(settings: Settings, debug: bool) -> None:
     """A `gateway.serving.Supervisor` target: the floor on the hub's worker sockets (SO_REUSEPORT,
     TCP_NODELAY), for a like-for-like row beside the floor the issue defines."""
-    import asyncio
 
     import uvicorn
     from cbamhub.gateway.serving import listening_socket
 
     sock = listening_socket(settings.host, settings.port)
     config = uvicorn.Config(create_floor_app(), log_level="warning", access_log=False)
-    asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
+    uvicorn.Server(config).run(sockets=[sock])  # the loop the hub's workers run on
 
 
 def main() -> int:

@@ -15,7 +15,6 @@ by one worker must be accepted by the others).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import socket
@@ -66,7 +65,7 @@ def serve_worker(settings: Settings, debug: bool) -> None:
     sock = listening_socket(settings.host, settings.port)
     # access_log off: the gateway writes its own JSON access line (middleware/request_id.py)
     config = uvicorn.Config(create_app(settings, debug=debug), log_level="info", access_log=False)
-    asyncio.run(_Server(config).serve(sockets=[sock]))
+    _Server(config).run(sockets=[sock])  # on the loop uvicorn picks (uvloop when installed)
 
 
 def shared_settings(settings: Settings, port: int) -> Settings:
