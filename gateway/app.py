@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import orjson
 from cbamhub.ledger.cosign import BlsPublicKey, WitnessPolicy
 from cbamhub.ledger.tiles_http import create_tiles_app
 from cbamhub.ledger.witness.client import WitnessClient
@@ -51,6 +52,12 @@ StartupHook = Callable[[ShardRouter], Awaitable[None]]
 
 
 class _GraphQL(GraphQL[dict[str, Any], None]):
+    def encode_json(self, data: object) -> str:
+        """Answers encoded by orjson: ~10x faster than the json module on a page of records with
+        proofs (~0.2 ms a request, decision 0075). Text, not bytes: subscriptions' frames must be
+        text frames (graphql-transport-ws), and strawberry sends bytes as binary ones."""
+        return orjson.dumps(data).decode()
+
     async def get_context(self, request: Any, response: Any) -> dict[str, Any]:
         state = request.app.state
         return {

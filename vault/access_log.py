@@ -52,11 +52,12 @@ async def log_reads(router: ShardRouter, reads: Sequence[Read]) -> None:
         return found
 
     async def one(region: str, rows: list[Read]) -> None:
+        ids = secrets.token_bytes(16 * len(rows))  # one system call for every row's random id
         await router.shard(region).direct.append(
             schema.access_log,
             [
                 {
-                    "id": secrets.token_hex(16),
+                    "id": ids[16 * i : 16 * i + 16].hex(),
                     "record_id": r.record_id,
                     "manufacturer_id": r.manufacturer_id,
                     "reader_id": r.reader_id,
@@ -64,7 +65,7 @@ async def log_reads(router: ShardRouter, reads: Sequence[Read]) -> None:
                     "fields": listed(r.fields),
                     "read_at": r.read_at.astimezone(UTC),
                 }
-                for r in rows
+                for i, r in enumerate(rows)
             ],
         )
 

@@ -4,6 +4,8 @@ a reader saw at an instant."""
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -258,3 +260,12 @@ async def test_a_page_of_one_large_line_walks_its_index_and_sorts_nothing(world:
     # oldest recorded first; a batch shares one recorded time, and ids order within it
     assert [r.id for r in page.records] == sorted(batches[0])[:50]
     assert page.records[0].document is None
+
+
+@pytest.mark.parametrize("record_id", ["rec_eu_0123abcd", 'rec"with\\quotes', "rec_é"])
+def test_a_cursor_is_the_base64_of_the_json_it_always_was(record_id: str) -> None:
+    """Cursors handed out earlier stay valid: the fast path writes what json.dumps writes."""
+    at = datetime(2026, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
+    cursor = querying.encode_cursor(at, record_id)
+    padded = cursor + "=" * (-len(cursor) % 4)
+    assert base64.urlsafe_b64decode(padded) == json.dumps([at.isoformat(), record_id]).encode()
