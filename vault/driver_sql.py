@@ -187,7 +187,9 @@ class DriverSql:
         compiled = statement.compile(dialect=self._dialect, cache_key=key)
         assert isinstance(compiled, SQLCompiler)
         columns = list(statement.selected_columns)
-        names = [str(c.key) for c in columns]
+        names = [str(c.key) if c.key is not None else f"_{i}" for i, c in enumerate(columns)]
+        if len(set(names)) < len(names):  # SQLAlchemy's rows refuse such names as ambiguous
+            raise ValueError(f"a statement selects two columns of one name: {names}")
         results = tuple(
             c.type.dialect_impl(self._dialect).result_processor(self._dialect, None)
             for c in columns

@@ -483,8 +483,7 @@ async def answer_request(router: ShardRouter, signed: SignedDocument) -> AccessR
 
 async def _each_shard(router: ShardRouter, query: Any, make: Any) -> list[Any]:
     async def one(shard: Shard) -> list[Any]:
-        async with shard.engine.connect() as conn:
-            return [make(row, shard) for row in await conn.execute(query)]
+        return [make(row, shard) for row in await shard.direct.fetch(query)]
 
     found = await asyncio.gather(*(one(router.shard(r)) for r in router.regions))
     return [item for items in found for item in items]
@@ -549,20 +548,17 @@ async def grants_version(router: ShardRouter) -> str:
     per shard is a version that every replica computes alike from the databases. Expiry is not a
     change: caches keyed on it must still bound their entries' age (the policy judges `now`)."""
 
+    counts = select(
+        select(func.count()).select_from(schema.grants).scalar_subquery().label("grants"),
+        select(func.count())
+        .select_from(schema.grant_revocations)
+        .scalar_subquery()
+        .label("revocations"),
+    )
+
     async def one(region: str) -> str:
-        shard = router.shard(region)
-        async with shard.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(
-                        select(func.count()).select_from(schema.grants).scalar_subquery(),
-                        select(func.count())
-                        .select_from(schema.grant_revocations)
-                        .scalar_subquery(),
-                    )
-                )
-            ).one()
-        return f"{region}:{row[0]}.{row[1]}"
+        (row,) = await router.shard(region).direct.fetch(counts)
+        return f"{region}:{row.grants}.{row.revocations}"
 
     parts = await asyncio.gather(*(one(r) for r in sorted(router.regions)))
     return ";".join(parts)

@@ -121,8 +121,16 @@ async def _organisation_row(conn: AsyncConnection, organisation_id: str) -> Any:
         )
     ).first()
     if row is None:
-        raise NotFound(f"no organisation {organisation_id}")
+        raise _no_organisation(organisation_id)
     return row
+
+
+def _no_organisation(organisation_id: str) -> NotFound:
+    return NotFound(f"no organisation {organisation_id}")
+
+
+def _unregistered(organisation_id: str, kid: str) -> UnknownKey:
+    return UnknownKey(f"key {kid} is not registered for organisation {organisation_id}")
 
 
 async def _key_row(conn: AsyncConnection, organisation_id: str, kid: str) -> RegisteredKey:
@@ -135,7 +143,7 @@ async def _key_row(conn: AsyncConnection, organisation_id: str, kid: str) -> Reg
         )
     ).first()
     if row is None:
-        raise UnknownKey(f"key {kid} is not registered for organisation {organisation_id}")
+        raise _unregistered(organisation_id, kid)
     return _key(row)
 
 
@@ -147,9 +155,18 @@ async def organisation_key(
     UnknownKey unless the key was valid at `at` (default now, i.e. for a signature being submitted;
     pass the signing time to check an older signature)."""
     shard = router.shard(region_of(organisation_id, "org"))
-    async with shard.engine.connect() as conn:
-        await _organisation_row(conn, organisation_id)
-        key = await _key_row(conn, organisation_id, kid)
+    organisations, keys = schema.organisations, schema.organisation_keys
+    found, key_rows = await shard.direct.fetch_each(
+        [
+            select(organisations.c.id).where(organisations.c.id == organisation_id),
+            select(keys).where(keys.c.key_id == kid, keys.c.organisation_id == organisation_id),
+        ]
+    )
+    if not found:
+        raise _no_organisation(organisation_id)
+    if not key_rows:
+        raise _unregistered(organisation_id, kid)
+    key = _key(key_rows[0])
     when = at or datetime.now(UTC)
     if not key.valid_at(when):
         state = f"revoked at {rfc3339(key.revoked_at)}; " if key.revoked_at else ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -141,3 +142,19 @@ async def test_reads_see_what_sqlalchemy_wrote_after_they_opened(
     async with engine.begin() as conn:
         await conn.execute(insert(LOG), [row(5)])
     assert [r.id for r in await direct.fetch(select(LOG.c.id))] == ["log_005"]
+
+
+async def test_a_statement_with_two_columns_of_one_name_is_refused(tmp_path: Path) -> None:
+    """SQLAlchemy's rows refuse an ambiguous name; ours must not quietly pick one of the two."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'shard.db'}")
+    async with engine.begin() as conn:
+        await conn.run_sync(schema.metadata.create_all)
+    direct = DriverSql(engine, connections=1)
+    other = LOG.alias("other")
+    statement = select(LOG.c.id, other.c.id).join_from(LOG, other, LOG.c.id == other.c.id)
+    try:
+        with pytest.raises(ValueError, match="two columns of one name"):
+            await direct.fetch(statement)
+    finally:
+        await direct.close()
+        await engine.dispose()
