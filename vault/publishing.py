@@ -15,6 +15,10 @@ record's manufacturer in the record's country, and the product line must belong 
 record's CN code. A correction names the record it supersedes (`supersedesRecordId`): the old record,
 of the same manufacturer, installation and product line, becomes superseded in the same transaction
 (vault/lifecycle.py), and the new one gets the next version.
+
+A large batch's check phase runs in the router's ingest worker processes (vault/ingest_pool.py,
+decision 0096): parsing, validation and signatures there, everything that touches a database here,
+with the same errors, rows and reports as the in-process path smaller batches take.
 """
 
 from __future__ import annotations
