@@ -334,6 +334,33 @@ def worker_cpu(pids: Sequence[int]) -> float:
     return total
 
 
+class LoopStalls:
+    """The longest gap between the ticks of a 1 ms ticker on the event loop while the block runs."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _tick(self) -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            self.longest = max(self.longest, now - last - 0.001)
+            last = now
+
+    async def __aenter__(self) -> LoopStalls:
+        self._task = asyncio.create_task(self._tick())
+        await asyncio.sleep(0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
 MODES = ("in-process", "pooled")
 """in-process: Settings.ingest_processes = 0 (parse on the loop, signatures on threads, decision
 92); pooled: the hub's worker processes check the rows (decision 0096)."""
@@ -374,6 +401,7 @@ async def bench_throughput(hubs: list[Hub], args: argparse.Namespace) -> dict[st
     timings: dict[tuple[str, str, int], list[float]] = {}
     cpus: dict[tuple[str, str, int], list[float]] = {}  # this process + the workers
     loop_cpus: dict[tuple[str, str, int], list[float]] = {}  # the event loop's thread alone
+    stall_ms: dict[tuple[str, str, int], list[float]] = {}  # the loop's longest stall per batch
     for batch in args.batch_sizes:
         for round_ in range(args.rounds):
             order = hubs if round_ % 2 == 0 else list(reversed(hubs))
@@ -386,8 +414,12 @@ async def bench_throughput(hubs: list[Hub], args: argparse.Namespace) -> dict[st
                     gc.collect()
                     start, cpu = time.perf_counter(), time.process_time() + worker_cpu(pids)
                     loop_cpu = time.thread_time()
-                    results = await asyncio.gather(*(publish_batch(hub.router, u) for u in uploads))
+                    async with LoopStalls() as stalls:  # what other requests would wait
+                        results = await asyncio.gather(
+                            *(publish_batch(hub.router, u) for u in uploads)
+                        )
                     elapsed = time.perf_counter() - start
+                    stall_ms.setdefault((hub.label, mode, batch), []).append(stalls.longest * 1000)
                     key = (hub.label, mode, batch)
                     used = time.process_time() + worker_cpu(pids) - cpu
                     cpus.setdefault(key, []).append(used / len(uploads))
@@ -403,11 +435,12 @@ async def bench_throughput(hubs: list[Hub], args: argparse.Namespace) -> dict[st
     out(
         "  CPU us/rec: CPU time per record of this process (every thread) and the ingest workers "
         "(the database server's not counted);\n  loop: the event loop thread's alone, the serial "
-        "part that bounds throughput when cores are free"
+        "part that bounds throughput when cores are free;\n  stall: the longest time the event loop "
+        "ran without yielding during a batch (other requests wait that long), worst batch"
     )
     out(
         f"  {'backend':<10} {'mode':>13} {'batch':>7} {'records/s':>11} {'(min':>9} {'max)':>9} "
-        f"{'ms/batch':>10} {'CPU us/rec':>10} {'loop':>5}  target"
+        f"{'ms/batch':>10} {'CPU us/rec':>10} {'loop':>5} {'stall':>7}  target"
     )
     best: dict[str, float] = {}
     for hub in hubs:
@@ -423,7 +456,8 @@ async def bench_throughput(hubs: list[Hub], args: argparse.Namespace) -> dict[st
                     f"  {hub.label:<10} {mode:>13} {batch:>7,} {rate:>11,.0f} {min(rates):>9,.0f} "
                     f"{max(rates):>9,.0f} {statistics.fmean(seconds) * 1000:>10,.1f} "
                     f"{sum(cpus[key]) / (batch * len(seconds)) * 1e6:>10,.0f} "
-                    f"{sum(loop_cpus[key]) / (batch * len(seconds)) * 1e6:>5,.0f}  "
+                    f"{sum(loop_cpus[key]) / (batch * len(seconds)) * 1e6:>5,.0f} "
+                    f"{max(stall_ms[key]):>7,.0f}  "
                     f">= {target:,}/s: {verdict(rate >= target)}"
                 )
     if len(hubs) == 2 and len(best) == 2:

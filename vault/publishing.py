@@ -23,6 +23,7 @@ with the same errors, rows and reports as the in-process path smaller batches ta
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import Sequence
@@ -72,6 +73,9 @@ from .signing import SignedDocument, signature_valid
 from .verification import BatchVerifier
 
 MAX_BATCH = 10_000
+YIELD_EVERY = 128
+"""Rows the in-process check parses between yields to the event loop (~10-20 ms of parsing), so the
+requests a hub serves beside an upload wait that long at most, not the whole check phase."""
 MAX_KEY_PREFETCH = 16
 """Distinct (manufacturer, key) pairs looked up for the ingest workers per batch: a batch is one
 manufacturer's upload; rows of any further pair are checked in process, with the same answers."""
@@ -358,6 +362,8 @@ async def _check_here(
         for row, submission in enumerate(submissions):
             if row in skip:
                 continue
+            if row % YIELD_EVERY == YIELD_EVERY - 1:  # parsing never waits: let others run
+                await asyncio.sleep(0)
             try:
                 found = await _check(router, row, submission, keys, lines, verifier)
                 assert isinstance(found, _Unverified)
