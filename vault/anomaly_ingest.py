@@ -40,8 +40,9 @@ from cbamhub.anomaly.record import Methodology as Method
 from cbamhub.anomaly.record import RecordFeatures
 from cbamhub.anomaly.route_mapping import Mapped, RouteMapping, Unmapped, route_mapping
 from cbamhub.anomaly.scoring import Score
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.selectable import CompoundSelect
 
 from cbamhub.settings import Settings
 
@@ -438,46 +439,35 @@ async def _latest_before(
     first published (recorded_at, id): the per-pair query this replaces left that tie to the
     database, and SQLite broke it in the order of the index it read, ix_records_scope_installation
     (installation, CN code, recorded_at, id); now it is the same on every backend."""
-    t = schema.records
     keys = list(firsts.items())
     out: dict[tuple[str, str], tuple[str, bytes]] = {}
     for i in range(0, len(keys), _HISTORY_CHUNK):
-        wanted = or_(
-            *(
-                and_(
-                    t.c.installation_id == installation,
-                    t.c.cn_code == cn,
-                    t.c.valid_from < first.astimezone(UTC),
-                )
-                for (installation, cn), first in keys[i : i + _HISTORY_CHUNK]
-            )
-        )
-        rank = (
-            func.row_number()
-            .over(
-                partition_by=(t.c.installation_id, t.c.cn_code),
-                order_by=(
-                    t.c.valid_from.desc(),
-                    t.c.version.desc(),
-                    t.c.recorded_at,
-                    t.c.id,
-                ),
-            )
-            .label("rank")
-        )
-        ranked = (
-            select(t.c.id, t.c.payload, t.c.installation_id, t.c.cn_code, rank)
-            .where(wanted)
-            .subquery()
-        )
-        rows = await conn.execute(
-            select(ranked.c.id, ranked.c.payload, ranked.c.installation_id, ranked.c.cn_code).where(
-                ranked.c.rank == 1
-            )
-        )
-        for row in rows:
+        for row in await conn.execute(history_query(keys[i : i + _HISTORY_CHUNK])):
             out[(row.installation_id, row.cn_code)] = (row.id, row.payload)
     return out
+
+
+def history_query(
+    keys: Sequence[tuple[tuple[str, str], datetime]],
+) -> Select[Any] | CompoundSelect[Any]:
+    """For each ((installation, CN code), first period start), its latest stored record of an
+    earlier period: one top-1 per pair, each a seek of ix_records_history (a window over every
+    record of the pair read them all, so a publish slowed as its installation's history grew)."""
+    t = schema.records
+    latest = [
+        select(t.c.id, t.c.payload, t.c.installation_id, t.c.cn_code)
+        .where(
+            t.c.installation_id == installation,
+            t.c.cn_code == cn,
+            t.c.valid_from < first.astimezone(UTC),
+        )
+        .order_by(t.c.valid_from.desc(), t.c.version.desc(), t.c.recorded_at, t.c.id)
+        .limit(1)
+        .subquery()  # SQLite takes ORDER BY and LIMIT in a compound's member only so
+        for (installation, cn), first in keys
+    ]
+    members = [select(*q.c) for q in latest]
+    return members[0] if len(members) == 1 else union_all(*members)
 
 
 def _stored_previous(document: Any) -> Previous:

@@ -112,6 +112,9 @@ records = Table(
     Index("ix_records_line_time", "product_line_id", "recorded_at", "id"),
     Index("ix_records_installation_time", "installation_id", "recorded_at", "id"),
     Index("ix_records_recorded", "recorded_at", "id"),
+    # Revision 0008: an installation's latest earlier report of a CN code (anomaly history) in one
+    # seek, however long its history.
+    Index("ix_records_history", "installation_id", "cn_code", "valid_from", "version"),
     UniqueConstraint("supersedes", name="uq_records_supersedes"),
 )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,12 @@ from cbamhub.anomaly.features import (
 )
 from cbamhub.anomaly.record import RecordFeatures
 from cbamhub.vault import publishing, schema
-from cbamhub.vault.anomaly_ingest import AnomalyIngest, figures_digest, reporting_query
+from cbamhub.vault.anomaly_ingest import (
+    AnomalyIngest,
+    figures_digest,
+    history_query,
+    reporting_query,
+)
 from cbamhub.vault.ids import region_of
 from cbamhub.vault.record_model import parse_record
 from cbamhub.vault.record_scores import SCORED, scores_of
@@ -195,3 +201,34 @@ async def test_history_and_copies_together_come_from_earlier_batches(world: Worl
     await _publish(world, second, directEmissions=NORMAL)
     f = await _features(world, world.record(first, directEmissions=NORMAL))
     assert (f.previous_see_direct, f.copies) == (1.93, 1)
+
+
+async def test_the_history_lookup_is_an_index_search_per_pair(world: World) -> None:
+    """An installation's latest earlier report is one seek, however long its history (revision
+    0008): reading every record of the pair made each publish slower than the last."""
+    maker = await world.org("manufacturer", "CN")
+    site = await world.site(maker)
+    docs = [world.record(site, directEmissions={
+        "specificEmbeddedEmissionsDirect": 1.8 + i / 1000, "attributedEmissions": 1800.0 + i})
+        for i in range(40)]  # fmt: skip
+    signed = [maker.sign(d) for d in docs]
+    await publishing.publish_batch(
+        world.router, [publishing.Submission(x.payload, x.signature, x.key_id) for x in signed]
+    )
+    later, cn = datetime(2030, 1, 1, tzinfo=UTC), docs[0]["cnCode"]
+    query = history_query([((site.installation.id, cn), later), (("ins_cn_other", cn), later)])
+    async with world.router.shard("cn").engine.connect() as conn:
+        compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        params = tuple(compiled.params[name] for name in compiled.positiontup or ())
+        if conn.dialect.name == "sqlite":
+            rows = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", params)
+            plan = "\n".join(str(r[-1]) for r in rows)
+            assert plan.count("ix_records_history") == 2, plan
+            assert "SCAN records" not in plan, plan
+        else:  # tiny tables: ask whether the index serves the lookup at all
+            await conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            rows = await conn.exec_driver_sql(f"EXPLAIN {compiled}", params)
+            plan = "\n".join(str(r[0]) for r in rows)
+            assert "ix_records_history" in plan, plan
+        found = (await conn.execute(query)).all()
+    assert [(r.installation_id, r.cn_code) for r in found] == [(site.installation.id, cn)]
