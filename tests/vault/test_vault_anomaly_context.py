@@ -141,30 +141,40 @@ async def test_the_figures_digest_is_rounded_and_keyed(world: World) -> None:
     assert figures_digest(bytes(32), f) != base  # another shard's key: another digest
 
 
-async def test_the_copy_lookup_is_an_index_search(world: World) -> None:
-    maker = await world.org("manufacturer", "CN")
-    site = await world.site(maker)
+async def _publish_forty(world: World, site: Site) -> list[dict[str, Any]]:
     docs = [world.record(site, directEmissions={
         "specificEmbeddedEmissionsDirect": 1.8 + i / 1000, "attributedEmissions": 1800.0 + i})
         for i in range(40)]  # fmt: skip
-    signed = [maker.sign(d) for d in docs]
+    signed = [site.owner.sign(d) for d in docs]
     await publishing.publish_batch(
         world.router, [publishing.Submission(x.payload, x.signature, x.key_id) for x in signed]
     )
+    return docs
+
+
+async def _plan(conn: Any, query: Any) -> str:
+    """The query's plan: SQLite's EXPLAIN QUERY PLAN; PostgreSQL's EXPLAIN with sequential scans
+    off (tiny tables: it answers whether the index can serve the query at all)."""
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = tuple(compiled.params[name] for name in compiled.positiontup or ())
+    if conn.dialect.name == "sqlite":
+        rows = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", params)
+        return "\n".join(str(r[-1]) for r in rows)
+    await conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    rows = await conn.exec_driver_sql(f"EXPLAIN {compiled}", params)
+    return "\n".join(str(r[0]) for r in rows)
+
+
+async def test_the_copy_lookup_is_an_index_search(world: World) -> None:
+    maker = await world.org("manufacturer", "CN")
+    await _publish_forty(world, await world.site(maker))
     query = reporting_query([b"\x01" * 32, b"\x02" * 32])
     async with world.router.shard("cn").engine.connect() as conn:
-        compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-        params = tuple(compiled.params[name] for name in compiled.positiontup or ())
+        plan = await _plan(conn, query)
+        assert "ix_record_scores_figures" in plan, plan
         if conn.dialect.name == "sqlite":
-            rows = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", params)
-            plan = "\n".join(str(r[-1]) for r in rows)
-            assert "SEARCH" in plan and "ix_record_scores_figures" in plan, plan
+            assert "SEARCH" in plan, plan
             assert "SCAN record_scores" not in plan and "SCAN s" not in plan, plan
-        else:  # tiny tables: ask whether the index serves the lookup at all
-            await conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
-            rows = await conn.exec_driver_sql(f"EXPLAIN {compiled}", params)
-            plan = "\n".join(str(r[0]) for r in rows)
-            assert "ix_record_scores_figures" in plan, plan
 
 
 async def test_precursors_feed_the_count_and_leave_the_shares_missing(world: World) -> None:
@@ -208,27 +218,15 @@ async def test_the_history_lookup_is_an_index_search_per_pair(world: World) -> N
     0008): reading every record of the pair made each publish slower than the last."""
     maker = await world.org("manufacturer", "CN")
     site = await world.site(maker)
-    docs = [world.record(site, directEmissions={
-        "specificEmbeddedEmissionsDirect": 1.8 + i / 1000, "attributedEmissions": 1800.0 + i})
-        for i in range(40)]  # fmt: skip
-    signed = [maker.sign(d) for d in docs]
-    await publishing.publish_batch(
-        world.router, [publishing.Submission(x.payload, x.signature, x.key_id) for x in signed]
-    )
+    docs = await _publish_forty(world, site)
     later, cn = datetime(2030, 1, 1, tzinfo=UTC), docs[0]["cnCode"]
     query = history_query([((site.installation.id, cn), later), (("ins_cn_other", cn), later)])
     async with world.router.shard("cn").engine.connect() as conn:
-        compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-        params = tuple(compiled.params[name] for name in compiled.positiontup or ())
+        plan = await _plan(conn, query)
         if conn.dialect.name == "sqlite":
-            rows = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", params)
-            plan = "\n".join(str(r[-1]) for r in rows)
             assert plan.count("ix_records_history") == 2, plan
             assert "SCAN records" not in plan, plan
-        else:  # tiny tables: ask whether the index serves the lookup at all
-            await conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
-            rows = await conn.exec_driver_sql(f"EXPLAIN {compiled}", params)
-            plan = "\n".join(str(r[0]) for r in rows)
+        else:
             assert "ix_records_history" in plan, plan
         found = (await conn.execute(query)).all()
     assert [(r.installation_id, r.cn_code) for r in found] == [(site.installation.id, cn)]
