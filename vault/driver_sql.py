@@ -13,10 +13,13 @@ by its cache key, as SQLAlchemy's own compiled cache is); only its execution mov
 go through the statement's bind processors and every selected column through its result processor,
 so rows carry the same Python values as rows read through SQLAlchemy (datetimes, not text).
 
-Reads run on a few read-only connections per shard, each owned by its own thread; the statements
-of one `fetch_each` run in one read transaction, so they see one snapshot. `append(table, rows)` inserts rows of an append-only side table (the access log) in one
-transaction on one more connection, which waits for SQLite's write lock like any writer
-(busy_timeout). PostgreSQL shards keep SQLAlchemy's asyncpg path for both.
+Used for the serving path's reads (a list page and its events, records by id, grant lists and the
+grants version, registered keys) and the access log's appends. Reads run on a few read-only
+connections per shard (`shard_read_connections`), each owned by its own thread; the statements of
+one `fetch_each` run in one read transaction, so they see one snapshot. `append(table, rows)`
+inserts rows of an append-only side table in one transaction on one more connection, which waits
+for SQLite's write lock like any writer (busy_timeout). PostgreSQL shards keep SQLAlchemy's asyncpg
+path for both.
 """
 
 from __future__ import annotations
