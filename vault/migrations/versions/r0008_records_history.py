@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
@@ -25,10 +24,8 @@ INDEXES = {"ix_records_history": ["installation_id", "cn_code", "valid_from", "v
 
 
 def upgrade() -> None:
-    existing = {i["name"] for i in sa.inspect(op.get_bind()).get_indexes("records")}
-    for name, columns in INDEXES.items():
-        if name not in existing:
-            op.create_index(name, "records", columns)
+    for name, columns in INDEXES.items():  # IF NOT EXISTS: no reflection (slow on PostgreSQL)
+        op.create_index(name, "records", columns, if_not_exists=True)
 
 
 def downgrade() -> None:
