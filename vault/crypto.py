@@ -26,8 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nacl.bindings as sodium
-from nacl._sodium import ffi, lib  # type: ignore[import-not-found]  # the binding, unchecked
 from nacl.exceptions import CryptoError
+
+try:  # PyNaCl's cffi module: private, so a release that moves it falls back to the public binding
+    from nacl._sodium import ffi, lib  # type: ignore[import-not-found]  # unchecked
+except ImportError:  # pragma: no cover - PyNaCl 1.5-1.6 have it
+    ffi = lib = None
 
 KEY_BYTES = sodium.crypto_aead_xchacha20poly1305_ietf_KEYBYTES  # 32
 NONCE_BYTES = sodium.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES  # 24
@@ -120,6 +124,11 @@ def _seal(header: bytes, secret: bytes, plaintext: bytes, associated: bytes, non
     a record (decision 0094). Lengths are checked here, once."""
     if len(nonce) != NONCE_BYTES or len(secret) != KEY_BYTES:
         raise ValueError("a nonce is 24 bytes and a key 32")
+    if lib is None:
+        sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+            plaintext, header + associated, nonce, secret
+        )
+        return header + nonce + sealed
     start = len(header) + NONCE_BYTES
     blob = bytearray(start + len(plaintext) + TAG_BYTES)
     blob[:start] = header + nonce

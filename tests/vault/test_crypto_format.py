@@ -75,3 +75,15 @@ def test_a_wrong_nonce_or_key_length_is_refused() -> None:
         _seal(HEADER, KEY.secret, b"x", b"", NONCE[:-1])
     with pytest.raises(ValueError):
         _seal(HEADER, KEY.secret[:-1], b"x", b"", NONCE)
+
+
+def test_without_pynacls_private_module_sealing_falls_back_to_the_same_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The one-call path uses PyNaCl's private cffi module; a release that moves it must still
+    seal the same format through the public binding."""
+    from cbamhub.vault import crypto
+
+    monkeypatch.setattr(crypto, "lib", None)
+    row = associated_data("eu", "rec_eu_1", "payload")
+    assert _seal(HEADER, KEY.secret, b'{"see":1.92}', row, NONCE) == PINNED
