@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -105,6 +106,19 @@ def associated_data(*parts: str | bytes) -> bytes:
         raw = part.encode() if isinstance(part, str) else part
         out += len(raw).to_bytes(4, "big") + raw
     return bytes(out)
+
+
+def seal_for_row(keyring: ShardKeyring, region: str, plaintext: bytes, *row: str) -> bytes:
+    """`plaintext` sealed for one row of a region's shard (`Shard.seal`, and the ingest workers
+    that seal without a Shard): the region and the row's ids are the associated data, so a blob
+    copied to another row or region does not open."""
+    return keyring.encrypt(plaintext, associated_data(region, *row))
+
+
+def replay_digest(index_key: bytes, payload: bytes) -> bytes:
+    """The replay index's digest of a signed payload: keyed per region, so equal payloads are
+    found without a guessable plain hash (`Shard.replay_digest`, and the ingest workers)."""
+    return hmac.new(index_key, payload, hashlib.sha256).digest()
 
 
 def key_id_of(blob: bytes) -> bytes:

@@ -22,8 +22,6 @@ when a worker dies: the batch in flight fails with `IngestUnavailable` and nothi
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import multiprocessing
 import os
 import re
@@ -34,12 +32,12 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Generic, NamedTuple, TypeVar
 
-from cbamhub.ledger.disclosure import fields_commitment_of_canonical
+from cbamhub.ledger.disclosure import fields_commitment_of_document
 from cbamhub.ledger.statements import commitment_of_canonical, new_salt
 
 from cbamhub.settings import Settings
 
-from .crypto import ShardKey, ShardKeyring, associated_data
+from .crypto import ShardKey, ShardKeyring, replay_digest, seal_for_row
 from .errors import VaultError
 from .ids import new_id
 from .payloads import parse_payload
@@ -115,23 +113,13 @@ class _Pending(Generic[_T]):
         self.future.cancel()
 
 
-def seal(keyring: ShardKeyring, region: str, plaintext: bytes, record_id: str, part: str) -> bytes:
-    """`Shard.seal(plaintext, record_id, part)` of the region (tests check they agree)."""
-    return keyring.encrypt(plaintext, associated_data(region, record_id, part))
-
-
-def replay_digest(index_key: bytes, payload: bytes) -> bytes:
-    """`Shard.replay_digest(payload)` of the region (tests check they agree)."""
-    return hmac.new(index_key, payload, hashlib.sha256).digest()
-
-
 def check_chunk(context: ChunkContext, rows: Sequence[Row]) -> list[Outcome]:
     """A worker's job: every row parsed and checked, in order. Runs in a worker process."""
     keyrings = {r: ShardKeyring(k.payload_key) for r, k in context.regions.items()}
     out: list[Outcome] = []
     for row, payload, signature, key_id in rows:
         try:
-            record, _ = parse_payload(payload)
+            record, document = parse_payload(payload)
         except VaultError as error:  # parse_payload raises BadInput only
             out.append(Outcome(row, None, (error.message, error.details), None, None))
             continue
@@ -154,12 +142,12 @@ def check_chunk(context: ChunkContext, rows: Sequence[Row]) -> list[Outcome]:
             region,
             record_id,
             salt,
-            seal(keyring, region, payload, record_id, "payload"),
-            seal(keyring, region, signature, record_id, "signature"),
+            seal_for_row(keyring, region, payload, record_id, "payload"),
+            seal_for_row(keyring, region, signature, record_id, "signature"),
             replay_digest(keys.index_key, payload),
             # the payload was checked canonical: both commitments hash it as it is
             commitment_of_canonical(salt, payload),
-            fields_commitment_of_canonical(salt, payload),
+            fields_commitment_of_document(salt, payload, document),
         )
         out.append(Outcome(row, record, None, True, pre))
     return out

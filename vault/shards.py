@@ -8,8 +8,6 @@ by a node inside that region without any caller changing.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,6 +28,8 @@ from .crypto import (
     associated_data,
     generate_shard_key,
     load_shard_key,
+    replay_digest,
+    seal_for_row,
 )
 from .driver_sql import DriverSql
 from .errors import UnknownRegion
@@ -57,13 +57,13 @@ class Shard:
         object.__setattr__(self, "direct", DriverSql(self.engine, self.read_connections))
 
     def seal(self, plaintext: bytes, *row: str) -> bytes:
-        return self.keyring.encrypt(plaintext, associated_data(self.region, *row))
+        return seal_for_row(self.keyring, self.region, plaintext, *row)
 
     def open_sealed(self, blob: bytes, *row: str) -> bytes:
         return self.keyring.decrypt(blob, associated_data(self.region, *row))
 
     def replay_digest(self, payload: bytes) -> bytes:
-        return hmac.new(self.index_key, payload, hashlib.sha256).digest()
+        return replay_digest(self.index_key, payload)
 
 
 def load_log_signer(settings: Settings, region: str) -> Ed25519Signer:
