@@ -58,7 +58,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-from cbamhub.ledger.disclosure import fields_commitment_of_canonical
+from cbamhub.ledger.disclosure import fields_commitment_of_document
 from cbamhub.ledger.statements import (
     Statement,
     StatementKind,
@@ -633,7 +633,7 @@ async def staged_write(
             committed, fields = pre.commitment, pre.fields
         else:
             committed = commitment_of_canonical(salt, item.submission.payload)
-            fields = fields_commitment_of_canonical(salt, item.submission.payload)
+            fields = fields_commitment_of_document(salt, item.submission.payload, item.document)
         e = clock()
         statements.append(
             Statement(

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from cbamhub.ledger.disclosure import fields_commitment_of_canonical
+from cbamhub.ledger.disclosure import fields_commitment_of_document
 from cbamhub.ledger.log import LogWriter
 from cbamhub.ledger.statements import (
     Statement,
@@ -621,7 +621,7 @@ async def _write(
             sealed_signature = shard.seal(item.submission.signature, record_id, "signature")
             # the payload was checked canonical: both commitments hash it as it is
             committed = commitment_of_canonical(salt, item.submission.payload)
-            fields = fields_commitment_of_canonical(salt, item.submission.payload)
+            fields = fields_commitment_of_document(salt, item.submission.payload, item.document)
         rows.append(
             {
                 "id": record_id,
