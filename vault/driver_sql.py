@@ -210,18 +210,24 @@ def _read(db: sqlite3.Connection, statements: list[_Sql]) -> list[list[tuple[Any
     try:
         return [db.execute(sql, values).fetchall() for sql, values in statements]
     finally:
-        db.execute("COMMIT")  # a read transaction: ends the snapshot, writes nothing
+        _end(db)  # a read transaction: ends the snapshot, writes nothing
 
 
 def _append(db: sqlite3.Connection, statement: str, values: list[list[Any]]) -> None:
-    """On the writer's thread: all rows or none."""
+    """On the writer's thread: all rows or none. A failed COMMIT rolls back too, so the next
+    append never finds a transaction left open."""
     db.execute("BEGIN IMMEDIATE")
     try:
         db.executemany(statement, values)
+        db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        _end(db, rollback=True)
         raise
-    db.execute("COMMIT")
+
+
+def _end(db: sqlite3.Connection, *, rollback: bool = False) -> None:
+    if db.in_transaction:
+        db.execute("ROLLBACK" if rollback else "COMMIT")
 
 
 def _positional(compiled: SQLCompiler, expanded: ExpandedState) -> list[Any]:

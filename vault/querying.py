@@ -226,6 +226,7 @@ async def _shard_page(
     limit: int,
     documents: bool,
 ) -> list[RecordSummary]:
+    dialect = shard.engine.dialect.name
     inputs = (
         tuple(scopes) if scopes is not None else None,
         filters,
@@ -234,9 +235,9 @@ async def _shard_page(
         limit,
         documents,
     )
-    dialect = shard.engine.dialect.name
     page = shard.direct.built(
-        ("page", *inputs), lambda: shard_query(*inputs[:5], dialect, documents)
+        ("page", *inputs),
+        lambda: shard_query(scopes, filters, as_of, after, limit, dialect, documents),
     )
     # the page's events by the page's own statement, so both are read in one go and one snapshot
     events = shard.direct.built(
