@@ -81,10 +81,7 @@ SIGNIFICANT_DIGITS = 9
 """Figures are compared at 9 significant digits: float noise from unit conversion vanishes, while
 two figures reported differently (to at most 9 digits, as records do) stay different."""
 _LOOKUP_CHUNK = 500  # digests per IN (...) query: far below SQLite's and asyncpg's parameter caps
-_HISTORY_CHUNK = 300  # (installation, CN code, start) keys per history query: 900 parameters
-_HMAC_BLOCK = 64
-_IPAD = bytes(b ^ 0x36 for b in range(256))
-_OPAD = bytes(b ^ 0x5C for b in range(256))
+_HISTORY_CHUNK = 300  # pairs per history query: 300 UNION ALL members (SQLite allows 500)
 
 
 @dataclass(frozen=True)
@@ -165,21 +162,16 @@ def _figures_text(route: str, *figures: float) -> bytes:
 
 
 class _FiguresHasher:
-    """`figures_digest` for a whole batch under one key: HMAC's keyed pads and the domain are
-    hashed once, each record costs two hash copies (RFC 2104, as ledger/disclosure.py does)."""
+    """`figures_digest` for a whole batch under one key: the keyed HMAC over the domain is set up
+    once and copied per record."""
 
     def __init__(self, index_key: bytes) -> None:
-        key = hashlib.sha256(index_key).digest() if len(index_key) > _HMAC_BLOCK else index_key
-        key = key.ljust(_HMAC_BLOCK, b"\0")
-        self._inner = hashlib.sha256(key.translate(_IPAD) + FIGURES_DOMAIN)
-        self._outer = hashlib.sha256(key.translate(_OPAD))
+        self._keyed = hmac.new(index_key, FIGURES_DOMAIN, hashlib.sha256)
 
     def digest(self, route: str, see_direct: float, see_indirect: float, mwh: float) -> bytes:
-        inner = self._inner.copy()
-        inner.update(_figures_text(route, see_direct, see_indirect, mwh))
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
+        mac = self._keyed.copy()
+        mac.update(_figures_text(route, see_direct, see_indirect, mwh))
+        return mac.digest()
 
 
 def _previous_of(record: EmissionsRecord) -> Previous:
@@ -436,9 +428,7 @@ async def _latest_before(
 ) -> dict[tuple[str, str], tuple[str, bytes]]:
     """Per (installation, CN code), the (id, sealed payload) of its latest stored record whose
     period starts before the given time: the latest period, then the highest version, then the
-    first published (recorded_at, id): the per-pair query this replaces left that tie to the
-    database, and SQLite broke it in the order of the index it read, ix_records_scope_installation
-    (installation, CN code, recorded_at, id); now it is the same on every backend."""
+    first published (recorded_at, id), the same tie-break on every backend."""
     keys = list(firsts.items())
     out: dict[tuple[str, str], tuple[str, bytes]] = {}
     for i in range(0, len(keys), _HISTORY_CHUNK):
