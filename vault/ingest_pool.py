@@ -174,7 +174,6 @@ class IngestPool:
     use or by `start()`; batches smaller than `ingest_process_min_batch` stay in process."""
 
     def __init__(self, settings: Settings, regions: Mapping[str, RegionKeys]) -> None:
-        self._settings = settings
         self._processes = settings.ingest_processes
         self._regions = dict(regions)
         self._executor: ProcessPoolExecutor | None = None
