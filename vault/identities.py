@@ -17,7 +17,7 @@ proof was required stay verifiable as they are.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from cbamhub.ledger.log import LogWriter
 from cbamhub.ledger.statements import Statement, StatementKind, commitment, new_salt
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import schema
@@ -114,37 +114,35 @@ def _key(row: Any) -> RegisteredKey:
     )
 
 
+def _organisation_query(organisation_id: str) -> Select[Any]:
+    return select(schema.organisations).where(schema.organisations.c.id == organisation_id)
+
+
+def _key_query(organisation_id: str, kid: str) -> Select[Any]:
+    keys = schema.organisation_keys
+    return select(keys).where(keys.c.key_id == kid, keys.c.organisation_id == organisation_id)
+
+
+def _one_organisation(rows: Sequence[Any], organisation_id: str) -> Any:
+    if not rows:
+        raise NotFound(f"no organisation {organisation_id}")
+    return rows[0]
+
+
+def _one_key(rows: Sequence[Any], organisation_id: str, kid: str) -> RegisteredKey:
+    if not rows:
+        raise UnknownKey(f"key {kid} is not registered for organisation {organisation_id}")
+    return _key(rows[0])
+
+
 async def _organisation_row(conn: AsyncConnection, organisation_id: str) -> Any:
-    row = (
-        await conn.execute(
-            select(schema.organisations).where(schema.organisations.c.id == organisation_id)
-        )
-    ).first()
-    if row is None:
-        raise _no_organisation(organisation_id)
-    return row
-
-
-def _no_organisation(organisation_id: str) -> NotFound:
-    return NotFound(f"no organisation {organisation_id}")
-
-
-def _unregistered(organisation_id: str, kid: str) -> UnknownKey:
-    return UnknownKey(f"key {kid} is not registered for organisation {organisation_id}")
+    rows = (await conn.execute(_organisation_query(organisation_id))).all()
+    return _one_organisation(rows, organisation_id)
 
 
 async def _key_row(conn: AsyncConnection, organisation_id: str, kid: str) -> RegisteredKey:
-    row = (
-        await conn.execute(
-            select(schema.organisation_keys).where(
-                schema.organisation_keys.c.key_id == kid,
-                schema.organisation_keys.c.organisation_id == organisation_id,
-            )
-        )
-    ).first()
-    if row is None:
-        raise _unregistered(organisation_id, kid)
-    return _key(row)
+    rows = (await conn.execute(_key_query(organisation_id, kid))).all()
+    return _one_key(rows, organisation_id, kid)
 
 
 async def organisation_key(
@@ -155,18 +153,12 @@ async def organisation_key(
     UnknownKey unless the key was valid at `at` (default now, i.e. for a signature being submitted;
     pass the signing time to check an older signature)."""
     shard = router.shard(region_of(organisation_id, "org"))
-    organisations, keys = schema.organisations, schema.organisation_keys
+    # the same two statements as _organisation_row and _key_row, in one read of the shard
     found, key_rows = await shard.direct.fetch_each(
-        [
-            select(organisations.c.id).where(organisations.c.id == organisation_id),
-            select(keys).where(keys.c.key_id == kid, keys.c.organisation_id == organisation_id),
-        ]
+        [_organisation_query(organisation_id), _key_query(organisation_id, kid)]
     )
-    if not found:
-        raise _no_organisation(organisation_id)
-    if not key_rows:
-        raise _unregistered(organisation_id, kid)
-    key = _key(key_rows[0])
+    _one_organisation(found, organisation_id)
+    key = _one_key(key_rows, organisation_id, kid)
     when = at or datetime.now(UTC)
     if not key.valid_at(when):
         state = f"revoked at {rfc3339(key.revoked_at)}; " if key.revoked_at else ""
