@@ -67,6 +67,7 @@ from typing import Any
 
 import httpx
 from bench_policy import IMPORTER, NOW, RECORD, free_port, grants, rate
+from bench_processes import stop_group
 from cbamhub.gateway.app import create_app
 from cbamhub.policies import Authorizer, OpaRestEngine, Principal, RecordRef, RegoEngine
 from cbamhub.policies.decisions import Decision, Scope
@@ -373,16 +374,7 @@ def serving(
         yield Server(name, f"http://127.0.0.1:{port}", process)
     finally:
         # The server's own session: its workers go with it, even with requests still queued.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)  # workers that outlived the master
+        stop_group(process, signal.SIGINT, timeout=10)
 
 
 async def wait_ready(server: Server, path: str, *, workers: int) -> None:

@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from bench_processes import stop_group
 from cbamhub.rpc.call_signing import CallSigner
 from cbamhub.rpc.customs_service import CHECK_CONSIGNMENT, CHECK_LINE
 from cbamhub.rpc.generated import customs_pb2, customs_pb2_grpc
@@ -369,14 +370,7 @@ def hub(data_dir: Path, variant: Variant, pki: Pki) -> Iterator[Hub]:
         (port,) = ports
         yield Hub(variant, process, f"127.0.0.1:{port}", log)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process, signal.SIGTERM, timeout=20)
 
 
 # ------------------------------------------------------------------------------------------ load
