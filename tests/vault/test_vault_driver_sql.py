@@ -6,6 +6,7 @@ stores them (SQLite keeps datetimes as text, and queries compare that text)."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -158,3 +159,63 @@ async def test_a_statement_with_two_columns_of_one_name_is_refused(tmp_path: Pat
     finally:
         await direct.close()
         await engine.dispose()
+
+
+async def test_a_built_statement_is_compiled_and_bound_once_and_answers_new_rows(
+    engine: AsyncEngine, direct: DriverSql, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A statement `built` holds keeps its SQL and values (they cannot change); one it does not
+    hold is prepared again each time. Either way every fetch reads the table anew."""
+    prepared: list[Any] = []
+    original = DriverSql._prepare
+
+    def counting(self: DriverSql, statement: Any) -> Any:
+        prepared.append(statement)
+        return original(self, statement)
+
+    monkeypatch.setattr(DriverSql, "_prepare", counting)
+    held = direct.built(("by reader", "a"), lambda: select(LOG.c.id).where(LOG.c.reader_id == "a"))
+    assert direct.built(("by reader", "a"), lambda: select(LOG.c.id)) is held
+    seen = []
+    for i in range(3):
+        await direct.append(LOG, [row(i, reader="a")])
+        seen.append(len(await direct.fetch(held)))
+        await direct.fetch(select(LOG.c.id).where(LOG.c.reader_id == "a"))  # not held
+    assert seen == [1, 2, 3]
+    if direct.on_driver:
+        assert sum(s is held for s in prepared) == 1
+        assert len(prepared) == 4
+
+
+async def test_a_statement_let_go_by_built_is_forgotten_with_it(
+    direct: DriverSql, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("cbamhub.vault.driver_sql.BUILT_STATEMENTS", 2)
+    await direct.append(LOG, [row(i, reader=f"r{i}") for i in range(4)])
+    for i in range(4):  # r0 and r1 are let go on the way
+        statement = direct.built(i, lambda i=i: select(LOG.c.id).where(LOG.c.reader_id == f"r{i}"))
+        assert [r.id for r in await direct.fetch(statement)] == [f"log_{i:03d}"]
+    assert len(direct._prepared) <= 2  # nothing kept for statements no longer held
+
+
+async def test_a_failed_or_abandoned_call_leaves_the_connection_serving(
+    direct: DriverSql,
+) -> None:
+    with pytest.raises(Exception, match="no such table|does not exist"):
+        await direct.fetch(select(text("x")).select_from(text("missing_table")))
+    slow = asyncio.ensure_future(direct.append(LOG, [row(i) for i in range(200)]))
+    await asyncio.sleep(0)
+    slow.cancel()  # the awaiting request went away; its rows are written or not, all or nothing
+    await asyncio.gather(slow, return_exceptions=True)
+    await direct.append(LOG, [row(900)])
+    count = len(await direct.fetch(select(LOG.c.id)))
+    assert count in (1, 201)
+
+
+async def test_after_close_a_call_is_refused_clearly(engine: AsyncEngine) -> None:
+    direct = DriverSql(engine, connections=1)
+    await direct.fetch(select(LOG.c.id))
+    await direct.close()
+    if direct.on_driver:
+        with pytest.raises(RuntimeError, match="closed"):
+            await direct.fetch(select(LOG.c.id))
