@@ -38,7 +38,7 @@ from .lifecycle import (
     RecordStatus,
     events_by_record,
     events_query,
-    state_from,
+    status_of,
 )
 from .shards import Shard, ShardRouter
 
@@ -246,7 +246,7 @@ async def _shard_page(
     )
     rows, event_rows = await shard.direct.fetch_each([page, events])
     by_record = events_by_record([r.id for r in rows], event_rows)
-    return [_summary(shard, row, by_record[row.id], as_of, documents) for row in rows]
+    return [_summary(shard, row, by_record[row.id], documents) for row in rows]
 
 
 def _columns(documents: bool) -> list[Any]:
@@ -257,10 +257,9 @@ def _columns(documents: bool) -> list[Any]:
     return [c for c in schema.records.c if c.name not in ("payload", "signature")]
 
 
-def _summary(
-    shard: Shard, row: Any, events: Sequence[Any], as_of: datetime | None, documents: bool
-) -> RecordSummary:
-    state = state_from(row, shard.region, events, as_of)
+def _summary(shard: Shard, row: Any, events: Sequence[Any], documents: bool) -> RecordSummary:
+    """`events` are the record's events up to the query's `as_of`, as its statement read them."""
+    status = status_of(e.kind for e in events)  # a list needs no more of the record's state
     recorded_at = aware(row.recorded_at) or row.recorded_at
     document = None
     if documents:
@@ -278,7 +277,7 @@ def _summary(
         supersedes=row.supersedes,
         recorded_at=recorded_at,
         leaf_index=row.leaf_index,
-        status=state.status,
+        status=status,
         cursor=encode_cursor(recorded_at, row.id),
         document=document,
     )
@@ -346,7 +345,7 @@ async def records_by_ids(
         ids = query.with_only_columns(schema.records.c.id)
         rows, event_rows = await shard.direct.fetch_each([query, events_query(ids, as_of)])
         events = events_by_record([r.id for r in rows], event_rows)
-        return [_summary(shard, r, events[r.id], as_of, documents) for r in rows]
+        return [_summary(shard, r, events[r.id], documents) for r in rows]
 
     found = await asyncio.gather(*(one(r, w) for r, w in by_region.items()))
     index = {s.id: s for summaries in found for s in summaries}
