@@ -18,7 +18,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Annotated, Any
 
@@ -129,6 +129,18 @@ def annex_i() -> AnnexI:
     )
 
 
+@lru_cache(maxsize=4096)
+def _sector_of(cn: str) -> AnnexISector | None:
+    """`annex_i().sector_of`, remembered per CN code: validation asks it for every record and
+    precursor, and a batch repeats a handful of codes."""
+    return annex_i().sector_of(cn)
+
+
+@lru_cache(maxsize=4096)
+def _indirect_counts(cn: str) -> bool:
+    return annex_i().indirect_counts(cn)
+
+
 def normalise_cn(value: object) -> object:
     """``"7208 51 20"`` and ``"7208.51.20"`` -> ``"72085120"``; other input is left to the pattern."""
     if isinstance(value, str):
@@ -137,7 +149,7 @@ def normalise_cn(value: object) -> object:
 
 
 def _in_annex_i(cn: str) -> str:
-    if annex_i().sector_of(cn) is None:
+    if _sector_of(cn) is None:
         raise ValueError(
             f"CN {cn} is not a CBAM good: it starts with no heading of Annex I of Reg. (EU) 2023/956 "
             "(or with an excluded one)"
@@ -157,6 +169,9 @@ CnCode = Annotated[
 
 
 def _reject_unconverted(value: object) -> object:
+    kind = type(value)
+    if kind is float or kind is int:  # the common case, decided before the ABC check below
+        return value
     if isinstance(value, units.UnitProblem):
         raise ValueError(value.reason)
     if isinstance(value, Mapping) and "unit" in value:
@@ -394,6 +409,9 @@ class Tolerance:
         return abs(given - computed) <= bound
 
 
+_TOLERANCE = Tolerance()
+
+
 class CrossFieldError(ValueError):
     """Every cross-field problem of one record, each as (dotted field, reason)."""
 
@@ -402,9 +420,16 @@ class CrossFieldError(ValueError):
         self.problems = tuple(problems)
 
 
+def _is_electricity(cn_code: object) -> bool:
+    return isinstance(cn_code, str) and normalise_cn(cn_code) == ELECTRICITY_CN
+
+
 def unit_plan(cn_code: object) -> dict[str, str]:
     """Canonical unit of every quantity path of a record; electricity is specific per MWh."""
-    electricity = isinstance(cn_code, str) and normalise_cn(cn_code) == ELECTRICITY_CN
+    return _plan(_is_electricity(cn_code))
+
+
+def _plan(electricity: bool) -> dict[str, str]:
     see = units.SEE_PER_MWH if electricity else units.SEE_PER_TONNE
     return {
         "activityData.netMass": units.MASS,
@@ -421,6 +446,13 @@ def unit_plan(cn_code: object) -> dict[str, str]:
         "precursors.*.specificEmbeddedEmissionsDirect": units.SEE_PER_TONNE,
         "precursors.*.specificEmbeddedEmissionsIndirect": units.SEE_PER_TONNE,
     }
+
+
+@cache
+def _compiled_unit_plan(electricity: bool) -> units.UnitPlan:
+    """`unit_plan` compiled, once for electricity and once for goods: the plan depends on nothing
+    else, so validation does not rebuild and re-walk it per record."""
+    return units.compile_plan(_plan(electricity))
 
 
 class EmissionsRecord(_Model):
@@ -460,13 +492,18 @@ class EmissionsRecord(_Model):
     @model_validator(mode="before")
     @classmethod
     def _canonical_units(cls, data: Any) -> Any:
+        """`units.canonicalise(data, unit_plan(cnCode))`, with the plan compiled once per kind of
+        good, and without a copy when nothing needs converting (pydantic never mutates it)."""
         if isinstance(data, Mapping):
-            return units.canonicalise(data, unit_plan(data.get("cnCode")))
+            plan = _compiled_unit_plan(_is_electricity(data.get("cnCode")))
+            if not plan.needs_conversion(data):
+                return data if type(data) is dict else dict(data)
+            return plan.convert_copy(data)
         return data
 
     @property
     def sector(self) -> str:
-        sector = annex_i().sector_of(self.cn_code)
+        sector = _sector_of(self.cn_code)
         assert sector is not None  # the CN code was checked at validation
         return sector.name
 
@@ -487,8 +524,10 @@ class EmissionsRecord(_Model):
 
     @model_validator(mode="after")
     def _cross_field(self, info: ValidationInfo) -> EmissionsRecord:
-        context = info.context if isinstance(info.context, Mapping) else {}
-        tolerance = context.get("tolerance", Tolerance())
+        context = info.context
+        tolerance = (
+            context.get("tolerance", _TOLERANCE) if isinstance(context, Mapping) else _TOLERANCE
+        )
         problems: list[tuple[str, str]] = []
         self._check_activity(problems)
         if not problems:
@@ -644,7 +683,7 @@ class EmissionsRecord(_Model):
         if MissingItem.PRECURSORS in declared and self.precursors:
             problems.append(("missingData", "precursors are declared missing but given"))
         if (
-            annex_i().indirect_counts(self.cn_code)
+            _indirect_counts(self.cn_code)
             and self.indirect_emissions is None
             and MissingItem.INDIRECT_EMISSIONS not in declared
         ):

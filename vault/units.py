@@ -32,8 +32,10 @@ __all__ = [
     "SEE_PER_MWH",
     "SEE_PER_TONNE",
     "UnitError",
+    "UnitPlan",
     "UnitProblem",
     "canonicalise",
+    "compile_plan",
     "conversion_factor",
     "convert",
     "factor_1000_hint",
@@ -227,27 +229,94 @@ def _copy(data: Any) -> Any:
     return data
 
 
-def canonicalise(document: Mapping[str, Any], plan: Mapping[str, str]) -> dict[str, Any]:
+_PLAIN = frozenset({float, int, str, bool, type(None)})
+"""Types a quantity's place holds when it needs no conversion (checked before the ABC Mapping)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Node:
+    """One place of a plan's path tree: a quantity itself (`leaf`), dict keys below it, and `*`."""
+
+    leaf: bool
+    keys: tuple[tuple[str, _Node], ...]
+    star: _Node | None
+
+
+def _tree(paths: Sequence[Sequence[str]]) -> _Node:
+    leaf = any(not path for path in paths)
+    heads: dict[str, list[Sequence[str]]] = {}
+    for path in paths:
+        if path:
+            heads.setdefault(path[0], []).append(path[1:])
+    star = heads.pop("*", None)
+    return _Node(
+        leaf,
+        tuple((key, _tree(rests)) for key, rests in heads.items()),
+        None if star is None else _tree(star),
+    )
+
+
+def _reaches_quantity(data: Any, node: _Node) -> bool:
+    """Whether some place of `node`'s tree holds a mapping: what `_walk` over each path finds."""
+    if node.leaf and type(data) not in _PLAIN and isinstance(data, Mapping):
+        return True
+    if node.keys and isinstance(data, dict):
+        for key, child in node.keys:
+            if key in data and _reaches_quantity(data[key], child):
+                return True
+    if node.star is not None and isinstance(data, list):
+        for item in data:
+            if _reaches_quantity(item, node.star):
+                return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class UnitPlan:
+    """A plan (dotted path -> canonical unit) compiled once into a path tree.
+
+    WHY: bulk ingest canonicalises every record, and almost none carries a ``{value, unit}``; the
+    tree answers "anything to convert?" with one pass over the record's few planned places
+    instead of walking every dotted path anew (decision 0099)."""
+
+    paths: tuple[tuple[str, str], ...]
+    tree: _Node
+
+    def needs_conversion(self, document: Mapping[str, Any]) -> bool:
+        return _reaches_quantity(document, self.tree)
+
+    def convert_copy(self, document: Mapping[str, Any]) -> dict[str, Any]:
+        """A deep copy of `document` with every planned ``{value, unit}`` converted (or marked)."""
+        out: dict[str, Any] = _copy(document)
+        for dotted, canonical in self.paths:
+            for container, key, trail in _walk(out, dotted.split("."), ""):
+                try:
+                    container[key] = quantity_value(container[key], canonical, field=trail)
+                except UnitError as error:
+                    container[key] = UnitProblem(error.reason)
+        return out
+
+
+@lru_cache(maxsize=64)
+def _compiled(paths: tuple[tuple[str, str], ...]) -> UnitPlan:
+    return UnitPlan(paths, _tree([dotted.split(".") for dotted, _ in paths]))
+
+
+def compile_plan(plan: Mapping[str, str]) -> UnitPlan:
+    """The compiled form of `plan`, cached on its contents (same plan, same object)."""
+    return _compiled(tuple(plan.items()))
+
+
+def canonicalise(document: Mapping[str, Any], plan: Mapping[str, str] | UnitPlan) -> dict[str, Any]:
     """A copy of `document` with every ``{value, unit}`` named by `plan` converted.
 
     `plan` maps dotted paths (``*`` = every list item) to canonical units. A quantity that fails becomes
     a `UnitProblem`, so validation reports it at its own field next to every other problem.
     """
-    paths = [(dotted.split("."), canonical) for dotted, canonical in plan.items()]
-    if not any(
-        isinstance(container[key], Mapping)
-        for path, _ in paths
-        for container, key, _ in _walk(document, path, "")
-    ):
+    compiled = plan if isinstance(plan, UnitPlan) else compile_plan(plan)
+    if not compiled.needs_conversion(document):
         return dict(document)  # nothing to convert: spare the copy (the bulk-ingest common case)
-    out: dict[str, Any] = _copy(document)
-    for dotted, canonical in plan.items():
-        for container, key, trail in _walk(out, dotted.split("."), ""):
-            try:
-                container[key] = quantity_value(container[key], canonical, field=trail)
-            except UnitError as error:
-                container[key] = UnitProblem(error.reason)
-    return out
+    return compiled.convert_copy(document)
 
 
 def factor_1000_hint(given: float, computed: float, *, mass: str, energy: str | None = None) -> str:
