@@ -33,9 +33,8 @@ from cbamhub.access import ref_of_stored
 
 from .anonymous import caller_of
 from .errors import graphql_error
-from .graphql_types import Record
 from .identities import Installation, Organisation, ProductLine
-from .record_queries import stored_loader
+from .record_queries import rendered, stored_loader
 from .record_reads import access_of, decide, note_read, typed
 
 _V = TypeVar("_V")
@@ -144,7 +143,7 @@ async def _record(
     except GraphQLError as error:
         return error
     note_read(info, ref, decision.fields)
-    return Record.from_stored(stored, decision.fields, summary.status.value)
+    return rendered(info, stored, decision.fields, summary.status.value)
 
 
 def _id_of(representation: Mapping[str, Any]) -> tuple[str, str]:
