@@ -1,16 +1,20 @@
-"""The per-record stages of bulk ingest that decision 0094 made cheaper, before and after, side by
-side in one run, on the same records: commitments (whole payload and per field), statement bytes,
-sealing payload + signature, the anomaly scoring context, and score rows + their INSERT.
+"""The per-record stages of bulk ingest that decisions 0094 and 0099 made cheaper, before and after,
+side by side in one run, on the same records: validation (parse_payload), commitments (whole
+payload and per field), statement bytes, sealing payload + signature, the anomaly scoring context,
+and score rows + their INSERT.
 
 "Before" is the code of a git revision (--before, default: the commit before decision 0094),
 loaded from `git show REV:<path>` as sibling modules of today's (ledger/statements.py,
-ledger/disclosure.py, vault/crypto.py, vault/anomaly_ingest.py, vault/record_scores.py), so both
-sides run in this process against the same shard. Each stage checks that both sides answer the same
+ledger/disclosure.py, vault/crypto.py, vault/anomaly_ingest.py, vault/record_scores.py, and
+vault/units.py, record_model.py and payloads.py, whose imports of each other are pointed at their
+`before` siblings), so both sides run in this process against the same shard. Each stage checks that both sides answer the same
 (the same bytes, the same features and digests; sealed boxes open under both), then times them in
 alternating order, `--rounds` times; the table gives the median us/record of each side.
 
     .venv/bin/python bench/bench_ingest_stages.py [--records 5000] [--rounds 5]
         [--postgres postgresql+asyncpg://USER@HOST:PORT/DB] [--before REV]
+
+Decision 0099's figures compare with `--before d93e0ce` (validation and the anomaly stages).
 
 The machine is shared: compare the two columns of one run, not figures across runs.
 """
@@ -45,7 +49,7 @@ from cbamhub.vault.crypto import associated_data
 from cbamhub.vault.ids import new_id
 from cbamhub.vault.models import OrganisationIn
 from cbamhub.vault.publishing import Submission, parse_payload
-from cbamhub.vault.record_model import EmissionsRecord
+from cbamhub.vault.record_model import EmissionsRecord, record_document
 from cbamhub.vault.shards import Shard, ShardRouter
 from cbamhub.vault.signing import OrganisationKey
 from sqlalchemy.engine import make_url
@@ -71,6 +75,14 @@ MODULES = {
     "crypto": ("cbamhub.vault", "vault/crypto.py"),
     "anomaly_ingest": ("cbamhub.vault", "vault/anomaly_ingest.py"),
     "record_scores": ("cbamhub.vault", "vault/record_scores.py"),
+    "units": ("cbamhub.vault", "vault/units.py"),
+    "record_model": ("cbamhub.vault", "vault/record_model.py"),
+    "payloads": ("cbamhub.vault", "vault/payloads.py"),
+}
+# a `before` module imports its `before` siblings, not today's
+SIBLING_IMPORTS = {
+    "record_model": (("from . import units\n", "from . import _before_units as units\n"),),
+    "payloads": (("from .record_model import", "from ._before_record_model import"),),
 }
 
 
@@ -93,7 +105,11 @@ def load_before(rev: str) -> dict[str, ModuleType]:
         module = importlib.util.module_from_spec(spec)
         module.__package__ = package
         sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-        exec(compile(git("show", f"{rev}:{path}"), f"{rev}:{path}", "exec"), module.__dict__)
+        source = git("show", f"{rev}:{path}")
+        for old, new in SIBLING_IMPORTS.get(name, ()):
+            assert old in source, f"{rev}:{path} has no {old!r}"
+            source = source.replace(old, new)
+        exec(compile(source, f"{rev}:{path}", "exec"), module.__dict__)
         loaded[name] = module
     return loaded
 
@@ -216,6 +232,26 @@ def bytes_stages(batch: Batch, before: dict[str, ModuleType]) -> dict[str, tuple
     }
 
 
+def validation_stage(batch: Batch, before: dict[str, ModuleType]) -> tuple[Stage, Stage]:
+    """parse_payload: JSON, the record model (units, cross-field rules), the canonical check."""
+    payloads = [s.payload for items in batch.by_region.values() for s, _, _ in items]
+    old_parse = before["payloads"].parse_payload
+    old_dump = before["record_model"].record_document
+    for payload in payloads[:200]:
+        (new, new_doc), (old, old_doc) = parse_payload(payload), old_parse(payload)
+        assert record_document(new) == old_dump(old) and new_doc == old_doc
+
+    async def before_() -> None:
+        for payload in payloads:
+            old_parse(payload)
+
+    async def after() -> None:
+        for payload in payloads:
+            parse_payload(payload)
+
+    return before_, after
+
+
 def old_shard(shard: Shard, before: dict[str, ModuleType]) -> Shard:
     """The shard with the keyring of `before` over the same key: seals as the old code did."""
     keyring = before["crypto"].ShardKeyring(shard.keyring.current.key)
@@ -335,7 +371,8 @@ async def run(args: argparse.Namespace, region_urls: dict[str, str], data_dir: P
     before = load_before(args.before)
     batch = await open_hub(region_urls, data_dir, args.records)
     try:
-        stages = {**bytes_stages(batch, before)}
+        stages = {"validation (parse_payload)": validation_stage(batch, before)}
+        stages.update(bytes_stages(batch, before))
         stages["sealing payload + signature"] = seal_stage(batch, before)
         stages.update(await anomaly_stages(batch, before))
         n = sum(len(items) for items in batch.by_region.values())

@@ -80,6 +80,7 @@ FIGURES_DOMAIN = b"cbamhub/anomaly-figures/v1\n"
 SIGNIFICANT_DIGITS = 9
 """Figures are compared at 9 significant digits: float noise from unit conversion vanishes, while
 two figures reported differently (to at most 9 digits, as records do) stay different."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LOOKUP_CHUNK = 500  # digests per IN (...) query: far below SQLite's and asyncpg's parameter caps
 _HISTORY_CHUNK = 300  # pairs per history query: 300 UNION ALL members (SQLite allows 500)
 
@@ -123,7 +124,20 @@ def features_of(
     the record's own; a share would be the source's mass per tonne of product over the route's
     required precursor mass per tonne, which the reference does not give for any modelled route
     (anomaly/README.md, gaps) — so the mass-balance sum stays missing rather than invented."""
-    see_indirect, mwh, ef = _indirect(record)
+    return _features(record, mapped, previous, record_id, copies, _indirect(record))
+
+
+def _features(
+    record: EmissionsRecord,
+    mapped: Mapped,
+    previous: Previous | None,
+    record_id: str,
+    copies: int,
+    indirect: tuple[float, float, float],
+) -> RecordFeatures:
+    """`features_of` with the record's `_indirect` figures already read (ingest reads them once
+    for the copies digest and the features both)."""
+    see_indirect, mwh, ef = indirect
     return RecordFeatures(
         record_id=record_id,
         installation_id=record.installation_id or record.installation_cbam_id,
@@ -250,12 +264,13 @@ class AnomalyIngest:
             # Default values are the same published figure for everyone: repeating them is no copy.
             hasher = _FiguresHasher(shard.index_key)
             digests: dict[int, bytes] = {}
+            indirect: dict[int, tuple[float, float, float]] = {}
             for row, m in mapped.items():
                 record = records[row]
+                figures = indirect[row] = _indirect(record)
                 if record.methodology is not Methodology.DEFAULT_VALUES:
-                    see_indirect, mwh, _ = _indirect(record)
                     direct = record.direct_emissions.specific_embedded_emissions_direct
-                    digests[row] = hasher.digest(m.route, direct, see_indirect, mwh)
+                    digests[row] = hasher.digest(m.route, direct, figures[0], figures[1])
             reporting = await _installations_with(conn, set(digests.values()))
         installation = {
             row: records[row].installation_id or records[row].installation_cbam_id for row in mapped
@@ -263,10 +278,10 @@ class AnomalyIngest:
         for row, digest in digests.items():
             reporting[digest].add(installation[row])
         for row, m in mapped.items():
-            figures = digests.get(row)
-            copies = 0 if figures is None else len(reporting[figures] - {installation[row]})
-            out[row] = features_of(
-                records[row], m, previous.get(row), record_id=f"row:{row}", copies=copies
+            same = digests.get(row)
+            copies = 0 if same is None else len(reporting[same] - {installation[row]})
+            out[row] = _features(
+                records[row], m, previous.get(row), f"row:{row}", copies, indirect[row]
             )
         return out, digests
 
@@ -392,8 +407,8 @@ async def _previous_reports(
     by_key: dict[tuple[str, str], list[int]] = {}
     for row, r in records.items():
         by_key.setdefault((r.installation_id or "", r.cn_code), []).append(row)
-    for rows in by_key.values():
-        rows.sort(key=lambda row: records[row].activity_data.reference_period_start)
+    for rows in by_key.values():  # by period; a timedelta orders as the aware datetime, faster
+        rows.sort(key=lambda row: records[row].activity_data.reference_period_start - _EPOCH)
     stored = await _latest_before(
         conn,
         {

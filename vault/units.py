@@ -240,6 +240,7 @@ class _Node:
     leaf: bool
     keys: tuple[tuple[str, _Node], ...]
     star: _Node | None
+    inner: bool  # keys or star: a path goes on below this place
 
 
 def _tree(paths: Sequence[Sequence[str]]) -> _Node:
@@ -249,24 +250,31 @@ def _tree(paths: Sequence[Sequence[str]]) -> _Node:
         if path:
             heads.setdefault(path[0], []).append(path[1:])
     star = heads.pop("*", None)
-    return _Node(
-        leaf,
-        tuple((key, _tree(rests)) for key, rests in heads.items()),
-        None if star is None else _tree(star),
-    )
+    keys = tuple((key, _tree(rests)) for key, rests in heads.items())
+    return _Node(leaf, keys, None if star is None else _tree(star), bool(keys) or star is not None)
 
 
 def _reaches_quantity(data: Any, node: _Node) -> bool:
-    """Whether some place of `node`'s tree holds a mapping: what `_walk` over each path finds."""
-    if node.leaf and type(data) not in _PLAIN and isinstance(data, Mapping):
-        return True
+    """Whether a place below `node` holds a mapping: what `_walk` over each path finds. A value
+    of a plain type is neither a quantity nor a container, so it ends its branch at once."""
     if node.keys and isinstance(data, dict):
         for key, child in node.keys:
-            if key in data and _reaches_quantity(data[key], child):
+            if key in data:
+                value = data[key]
+                if type(value) in _PLAIN:
+                    continue
+                if child.leaf and isinstance(value, Mapping):
+                    return True
+                if child.inner and _reaches_quantity(value, child):
+                    return True
+    star = node.star
+    if star is not None and isinstance(data, list):
+        for value in data:
+            if type(value) in _PLAIN:
+                continue
+            if star.leaf and isinstance(value, Mapping):
                 return True
-    if node.star is not None and isinstance(data, list):
-        for item in data:
-            if _reaches_quantity(item, node.star):
+            if star.inner and _reaches_quantity(value, star):
                 return True
     return False
 
