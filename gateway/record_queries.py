@@ -7,6 +7,7 @@ every id asked for in the same tick into one query per shard, so no query does N
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime
 from typing import Any
@@ -32,13 +33,17 @@ class StoredRecordCache:
 
     A record's content never changes (corrections are new records) and a proof against a checkpoint
     a second or two old is still a proof, so hot records need not be unsealed and proven again on
-    every request. Status is never taken from here: it comes with each query."""
+    every request. Status is never taken from here: it comes with each query. A record is read
+    once however many requests miss it at the same time (single flight): when a hot page's entries
+    expire, every request in flight used to read and prove the same records again."""
 
     def __init__(self, ttl: float, max_entries: int = 20_000) -> None:
         self.ttl = ttl
         self._max = max_entries
         self._entries: dict[str, tuple[float, StoredRecord]] = {}
         self._views: dict[str, tuple[StoredRecord, dict[tuple[Any, str], Record]]] = {}
+        self._loading: dict[str, asyncio.Future[dict[str, StoredRecord]]] = {}
+        """Record id -> the read under way that will bring it (only while ttl > 0)."""
 
     async def load(self, router: ShardRouter, ids: list[str]) -> list[StoredRecord | None]:
         now = time.monotonic()
@@ -47,18 +52,37 @@ class StoredRecordCache:
             for i in ids
             if (hit := self._entries.get(i)) is not None and now - hit[0] < self.ttl
         }
-        missing = [i for i in ids if i not in fresh]
-        if missing:
-            loaded = await reading.records_with_proof(router, missing)
-            if len(self._entries) + len(missing) > self._max:
+        missing = [i for i in dict.fromkeys(ids) if i not in fresh]
+        if missing and self.ttl <= 0:
+            fresh.update(await self._read(router, missing, now))
+        elif missing:
+            ours = [i for i in missing if i not in self._loading]
+            if ours:
+                read = asyncio.ensure_future(self._read(router, ours, now))
+                self._loading.update(dict.fromkeys(ours, read))
+                read.add_done_callback(lambda done: self._landed(ours, done))
+            for under_way in dict.fromkeys(self._loading[i] for i in missing):
+                # shielded: a request that goes away does not cancel the others' read
+                fresh.update(await asyncio.shield(under_way))
+        return [fresh.get(i) for i in ids]
+
+    async def _read(
+        self, router: ShardRouter, ids: list[str], now: float
+    ) -> dict[str, StoredRecord]:
+        loaded = {
+            s.record_id: s for s in await reading.records_with_proof(router, ids) if s is not None
+        }
+        if self.ttl > 0:
+            if len(self._entries) + len(loaded) > self._max:
                 self._entries.clear()
                 self._views.clear()
-            for stored in loaded:
-                if stored is not None:
-                    fresh[stored.record_id] = stored
-                    if self.ttl > 0:
-                        self._entries[stored.record_id] = (now, stored)
-        return [fresh.get(i) for i in ids]
+            self._entries.update((i, (now, stored)) for i, stored in loaded.items())
+        return loaded
+
+    def _landed(self, ids: list[str], read: asyncio.Future[dict[str, StoredRecord]]) -> None:
+        for i in ids:
+            if self._loading.get(i) is read:
+                del self._loading[i]
 
     def render(self, stored: StoredRecord, fields: frozenset[str] | None, status: str) -> Record:
         """`Record.from_stored`, kept with the record it renders for as long as that record is
