@@ -1,7 +1,8 @@
 """Record queries: one record, or a Relay connection of the records a reader may list.
 
 Lists run the compiled grant set once per request and push it into SQL (cbamhub/access.py); the
-page's records are then loaded with their proofs through one DataLoader per request, which batches
+page's records are then loaded with their proofs in one batch (one query per shard) from the
+replica's `StoredRecordCache`. Single records go through one DataLoader per request, which batches
 every id asked for in the same tick into one query per shard, so no query does N+1 shard reads.
 """
 
@@ -231,7 +232,9 @@ class RecordQuery:
             visible, page = await access.find(
                 filter.to_filters() if filter else None, after=after, limit=first
             )
-            loaded = await stored_loader(info).load_many([v.summary.id for v in visible])
+            # a page is one batch already: straight to the replica's cache, no DataLoader round
+            cache: StoredRecordCache = info.context["request"].app.state.stored_cache
+            loaded = await cache.load(info.context["router"], [v.summary.id for v in visible])
         except Exception as error:
             raise typed(error) from error
         for v in visible:
