@@ -85,8 +85,11 @@ async def decide(info: Info, ref: RecordRef, access: RecordAccess | None = None)
     return decision
 
 
-def read_entry(info: Info, ref: RecordRef, fields: frozenset[str] | None) -> Read | None:
-    """The access-log entry of serving `ref` now; None for the record's own manufacturer."""
+def read_entry(
+    info: Info, ref: RecordRef, fields: frozenset[str] | None, at: datetime | None = None
+) -> Read | None:
+    """The access-log entry of serving `ref` at `at` (default now); None for the record's own
+    manufacturer."""
     caller = caller_of(info)
     if caller.organisation_id == ref.manufacturer_id:
         return None
@@ -96,16 +99,21 @@ def read_entry(info: Info, ref: RecordRef, fields: frozenset[str] | None) -> Rea
         caller.organisation_id,
         info.context.get("request_id"),
         None if fields is None else tuple(sorted(fields)),
-        datetime.now(UTC),
+        at or datetime.now(UTC),
     )
 
 
 def note_read(info: Info, ref: RecordRef, fields: frozenset[str] | None) -> None:
     """Remember a record served to someone other than its manufacturer, for the access log the
-    manufacturer sees (written once per request by `AccessLogWriter`)."""
-    read = read_entry(info, ref, fields)
+    manufacturer sees (written once per request by `AccessLogWriter`). The reads of one operation
+    share one time: the operation's first read."""
+    context = info.context
+    reads = context.get("reads")
+    if reads is None:
+        reads = context["reads"] = []
+    read = read_entry(info, ref, fields, reads[0].read_at if reads else None)
     if read is not None:
-        info.context.setdefault("reads", []).append(read)
+        reads.append(read)
 
 
 class AccessLogWriter(SchemaExtension):

@@ -53,6 +53,7 @@ BUSY_TIMEOUT_MS = 10_000
 
 _T = TypeVar("_T")
 _Sql = tuple[str, list[Any]]
+_UNBOUND: Any = object()
 _InsertPlan = tuple[str, list[tuple[str, Callable[[Any], Any] | None]]]
 
 
@@ -206,7 +207,17 @@ class DriverSql:
         if plan is None:
             plan = self._inserts[shape] = self._insert_plan(table, list(rows[0]))
         statement, columns = plan
-        values = [[v(row[k]) if v is not None else row[k] for k, v in columns] for row in rows]
+        bound: dict[tuple[str, Any], Any] = {}  # rows of a batch share values (a request's time)
+
+        def bind(key: str, process: Callable[[Any], Any], value: Any) -> Any:
+            if value is None or value.__hash__ is None:
+                return process(value)
+            found = bound.get((key, value), _UNBOUND)
+            if found is _UNBOUND:
+                found = bound[(key, value)] = process(value)
+            return found
+
+        values = [[bind(k, v, row[k]) if v else row[k] for k, v in columns] for row in rows]
         await self._writer.run(lambda db: _append(db, statement, values))
 
     def _insert_plan(self, table: Table, keys: list[str]) -> _InsertPlan:

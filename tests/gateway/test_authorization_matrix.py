@@ -218,6 +218,23 @@ async def test_the_manufacturer_sees_who_read_its_records_with_the_request_id(wo
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
+async def test_every_read_of_one_operation_is_logged_at_the_time_it_was_served(
+    world: World,
+) -> None:
+    before = datetime.now(UTC)
+    both = "query($id: ID!) { records(first: 50) { edges { node { id } } } record(id: $id) { id } }"
+    body = await world.gql("I_row", both, id=world.records["rTR"])
+    served = [e["node"]["id"] for e in body["data"]["records"]["edges"]]
+    served.append(body["data"]["record"]["id"])
+    after = datetime.now(UTC)
+    body = await world.gql("M", "{ accessLog { recordId readerId readAt } }")
+    logged = [e for e in body["data"]["accessLog"] if e["readerId"] == world.orgs["I_row"][0]]
+    assert sorted(e["recordId"] for e in logged) == sorted(served) == [world.records["rTR"]] * 2
+    times = {datetime.fromisoformat(e["readAt"]) for e in logged}
+    assert len(times) == 1  # one operation, one time
+    assert before <= times.pop() <= after
+
+
 def only_fields(world: World) -> list[str]:
     """What I_fields is served: its one granted field plus the public identifiers and proof."""
     return [
