@@ -80,6 +80,7 @@ FIGURES_DOMAIN = b"cbamhub/anomaly-figures/v1\n"
 SIGNIFICANT_DIGITS = 9
 """Figures are compared at 9 significant digits: float noise from unit conversion vanishes, while
 two figures reported differently (to at most 9 digits, as records do) stay different."""
+_SPEC = f".{SIGNIFICANT_DIGITS}g"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LOOKUP_CHUNK = 500  # digests per IN (...) query: far below SQLite's and asyncpg's parameter caps
 _HISTORY_CHUNK = 300  # pairs per history query: 300 UNION ALL members (SQLite allows 500)
@@ -159,10 +160,6 @@ def _features(
     )
 
 
-def _figure(x: float) -> str:
-    return "-" if math.isnan(x) else f"{x + 0.0:.{SIGNIFICANT_DIGITS}g}"  # + 0.0: no "-0"
-
-
 def figures_digest(index_key: bytes, f: RecordFeatures) -> bytes:
     """HMAC of the figures whose repetition across installations means copy-paste (the scorer's
     `value_key`: route, direct and indirect SEE, electricity per tonne), rounded. Keyed with the
@@ -171,8 +168,15 @@ def figures_digest(index_key: bytes, f: RecordFeatures) -> bytes:
     return hmac.new(index_key, FIGURES_DOMAIN + text, hashlib.sha256).digest()
 
 
-def _figures_text(route: str, *figures: float) -> bytes:
-    return "|".join((route, *(_figure(x) for x in figures))).encode()
+def _figures_text(route: str, see_direct: float, see_indirect: float, mwh: float) -> bytes:
+    """`route|direct|indirect|mwh`: each figure at SIGNIFICANT_DIGITS, "-" when unknown (NaN),
+    never "-0" (+ 0.0), in one f-string (half the time of a join over a per-figure function; it
+    runs for every scored record of a batch)."""
+    a, b, c = see_direct + 0.0, see_indirect + 0.0, mwh + 0.0
+    return (
+        f"{route}|{'-' if a != a else format(a, _SPEC)}|{'-' if b != b else format(b, _SPEC)}"
+        f"|{'-' if c != c else format(c, _SPEC)}"
+    ).encode()
 
 
 class _FiguresHasher:

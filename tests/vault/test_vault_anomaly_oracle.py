@@ -21,7 +21,7 @@ from typing import Any
 
 import oracle_anomaly_ingest
 from cbamhub.anomaly.record import RecordFeatures
-from cbamhub.vault.anomaly_ingest import AnomalyIngest, Prepared
+from cbamhub.vault.anomaly_ingest import AnomalyIngest, Prepared, _figures_text
 from cbamhub.vault.record_model import parse_record
 from cbamhub.vault.record_scores import explanation_json
 from hypothesis import given
@@ -128,3 +128,11 @@ JSONISH = st.recursive(
 @given(JSONISH)
 def test_explanations_are_the_bytes_json_dumps_writes(value: Any) -> None:
     assert explanation_json(value) == json.dumps(value).encode()
+
+
+FIGURES = st.floats() | st.sampled_from([0.0, -0.0, math.nan, math.inf, -math.inf, 5e-324, 2.05])
+
+
+@given(st.text(max_size=12), FIGURES, FIGURES, FIGURES)
+def test_the_copies_digest_text_is_the_oracles(route: str, a: float, b: float, c: float) -> None:
+    assert _figures_text(route, a, b, c) == oracle_anomaly_ingest._figures_text(route, a, b, c)
