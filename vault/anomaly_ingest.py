@@ -26,7 +26,7 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cbamhub.anomaly.batch_scorer import (
@@ -409,10 +409,12 @@ async def _previous_reports(
     _HISTORY_CHUNK installation and CN code pairs). Records published concurrently by another
     batch may be missed: history is context."""
     by_key: dict[tuple[str, str], list[int]] = {}
-    for row, r in records.items():
+    since: dict[int, timedelta] = {}  # a period's start as a timedelta orders as the instant does,
+    for row, r in records.items():  # and compares without the aware datetimes' offset calls
         by_key.setdefault((r.installation_id or "", r.cn_code), []).append(row)
-    for rows in by_key.values():  # by period; a timedelta orders as the aware datetime, faster
-        rows.sort(key=lambda row: records[row].activity_data.reference_period_start - _EPOCH)
+        since[row] = r.activity_data.reference_period_start - _EPOCH
+    for rows in by_key.values():
+        rows.sort(key=since.__getitem__)  # by period, ties in row order
     stored = await _latest_before(
         conn,
         {
@@ -427,10 +429,10 @@ async def _previous_reports(
         if found is not None:
             record_id, sealed = found
             best = _stored_previous(json.loads(shard.open_sealed(sealed, record_id, "payload")))
-        group_start: datetime | None = None
+        group_start: timedelta | None = None
         group_last: EmissionsRecord | None = None
         for row in rows:  # by period: a row's history is the last row of an earlier period
-            start = records[row].activity_data.reference_period_start
+            start = since[row]
             if group_start is None:
                 group_start = start
             elif start > group_start:
