@@ -156,6 +156,24 @@ def events_query(
     return query.order_by(table.c.leaf_index)
 
 
+def kinds_query(record_ids: Select[Any], as_of: datetime | None = None) -> Select[Any]:
+    """`events_query` reduced to what a status needs (record id and kind): a list's summaries
+    fold nothing else, and each further column is converted per row (payload JSON, times)."""
+    table = schema.record_events
+    query = select(table.c.record_id, table.c.kind).where(table.c.record_id.in_(record_ids))
+    if as_of is not None:
+        query = query.where(table.c.recorded_at <= as_of)
+    return query.order_by(table.c.leaf_index)
+
+
+def statuses_by_record(record_ids: Sequence[str], rows: Iterable[Any]) -> dict[str, RecordStatus]:
+    """`kinds_query`'s rows folded into each record's status (every id present)."""
+    kinds: dict[str, list[EventKind]] = {r: [] for r in record_ids}
+    for row in rows:
+        kinds[row.record_id].append(EventKind(row.kind))
+    return {record_id: status_of(k) for record_id, k in kinds.items()}
+
+
 def events_by_record(
     record_ids: Sequence[str], rows: Iterable[Any]
 ) -> dict[str, list[RecordEvent]]:

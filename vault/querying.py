@@ -36,9 +36,8 @@ from .ids import region_of
 from .lifecycle import (
     EventKind,
     RecordStatus,
-    events_by_record,
-    events_query,
-    status_of,
+    kinds_query,
+    statuses_by_record,
 )
 from .shards import Shard, ShardRouter
 
@@ -240,26 +239,40 @@ async def _shard_page(
         lambda: shard_query(scopes, filters, as_of, after, limit, dialect, documents),
     )
     # the page's events by the page's own statement, so both are read in one go and one snapshot
-    events = shard.direct.built(
+    kinds = shard.direct.built(
         ("page events", *inputs),
-        lambda: events_query(page.with_only_columns(schema.records.c.id), as_of),
+        lambda: kinds_query(page.with_only_columns(schema.records.c.id), as_of),
     )
-    rows, event_rows = await shard.direct.fetch_each([page, events])
-    by_record = events_by_record([r.id for r in rows], event_rows)
-    return [_summary(shard, row, by_record[row.id], documents) for row in rows]
+    rows, kind_rows = await shard.direct.fetch_each([page, kinds])
+    status = statuses_by_record([r.id for r in rows], kind_rows)
+    return [_summary(shard, row, status[row.id], documents) for row in rows]
+
+
+_SUMMARY_COLUMNS = (
+    "id",
+    "manufacturer_id",
+    "installation_id",
+    "product_line_id",
+    "cn_code",
+    "period",
+    "quality_tier",
+    "version",
+    "supersedes",
+    "recorded_at",
+    "leaf_index",
+)
 
 
 def _columns(documents: bool) -> list[Any]:
-    """The records' columns a summary needs: the sealed payload and signature only with documents
-    (they are most of a row's bytes, and a sort would carry them)."""
-    if documents:
-        return list(schema.records.c)
-    return [c for c in schema.records.c if c.name not in ("payload", "signature")]
+    """The records' columns a summary reads, and the sealed payload only with documents (most of a
+    row's bytes, and a sort would carry them): every further column is converted per row."""
+    names = (*_SUMMARY_COLUMNS, "payload") if documents else _SUMMARY_COLUMNS
+    return [schema.records.c[name] for name in names]
 
 
-def _summary(shard: Shard, row: Any, events: Sequence[Any], documents: bool) -> RecordSummary:
-    """`events` are the record's events up to the query's `as_of`, as its statement read them."""
-    status = status_of(e.kind for e in events)  # a list needs no more of the record's state
+def _summary(shard: Shard, row: Any, status: RecordStatus, documents: bool) -> RecordSummary:
+    """`status` is the record's as of the query's `as_of`, folded from the events its statement
+    read."""
     recorded_at = aware(row.recorded_at) or row.recorded_at
     document = None
     if documents:
@@ -343,9 +356,9 @@ async def records_by_ids(
         if as_of is not None:
             query = query.where(schema.records.c.recorded_at <= as_of)
         ids = query.with_only_columns(schema.records.c.id)
-        rows, event_rows = await shard.direct.fetch_each([query, events_query(ids, as_of)])
-        events = events_by_record([r.id for r in rows], event_rows)
-        return [_summary(shard, r, events[r.id], documents) for r in rows]
+        rows, kind_rows = await shard.direct.fetch_each([query, kinds_query(ids, as_of)])
+        status = statuses_by_record([r.id for r in rows], kind_rows)
+        return [_summary(shard, r, status[r.id], documents) for r in rows]
 
     found = await asyncio.gather(*(one(r, w) for r, w in by_region.items()))
     index = {s.id: s for summaries in found for s in summaries}
