@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import numpy as np
 from cbamhub.anomaly.features import FEATURE_NAMES, Lookup, feature_matrix
 from cbamhub.anomaly.metrics import evaluate, roc_auc
@@ -54,3 +56,21 @@ def test_roc_auc_against_hand_computed_values() -> None:
     assert roc_auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8])) == 0.75
     assert roc_auc(np.array([0, 1]), np.array([0.5, 0.5])) == 0.5
     assert roc_auc(np.array([1, 0]), np.array([0.9, 0.1])) == 1.0
+
+
+def test_a_loaded_model_scores_the_same_with_any_thread_count(
+    model: LoadedModel, heldout: LabelledSet, lookup: Lookup
+) -> None:
+    """Loaded models predict on one thread (anomaly/xgb.py PREDICT_THREADS): the scores must be
+    those two threads give, row for row, bit for bit."""
+    config = json.loads(model.booster._b.save_config())
+    assert config["learner"]["generic_param"]["nthread"] == "1"
+    x = feature_matrix(heldout.columns, lookup)
+    one = model.booster.predict(x)
+    model.booster._b.set_param({"nthread": 2})
+    try:
+        two = model.booster.predict(x)
+    finally:
+        model.booster._b.set_param({"nthread": 1})
+    assert len(one) == len(heldout.label) > 100
+    assert np.array_equal(one, two)
