@@ -80,7 +80,8 @@ records = Table(
     "records",
     metadata,
     Column("id", Text, primary_key=True),
-    Column("manufacturer_id", Text, nullable=False, index=True),
+    # no index of its own: ix_records_scope_manufacturer starts with it (revision 0009)
+    Column("manufacturer_id", Text, nullable=False),
     Column("installation_id", Text, nullable=False),
     Column("cn_code", Text, nullable=False),
     Column("period", Text, nullable=False),
