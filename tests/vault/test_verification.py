@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import rfc8785
 from cbamhub.vault import publishing
@@ -55,6 +56,8 @@ def _encodings(document: Any) -> list[bytes]:
     ]
     with contextlib.suppress(rfc8785.CanonicalizationError):
         out.append(rfc8785.dumps(document))
+    with contextlib.suppress(TypeError):  # the fast path's own encoder, a near miss in its own way
+        out.append(orjson.dumps(document, option=orjson.OPT_SORT_KEYS))
     return out
 
 
@@ -62,6 +65,19 @@ def _encodings(document: Any) -> list[bytes]:
 @given(st.dictionaries(_keys, _json, max_size=5) | st.lists(_json, max_size=4))
 def test_is_canonical_agrees_with_the_rfc8785_encoder(document: Any) -> None:
     for payload in _encodings(document):
+        parsed = json.loads(payload)
+        assert is_canonical(payload, parsed) == _reference(payload, parsed), payload
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(2**63), 2**63 - 1))
+def test_a_number_written_as_the_fast_encoder_writes_it_is_judged_as_rfc8785_judges_it(
+    number: float,
+) -> None:
+    """The fast path accepts a payload when orjson writes the parsed document back the same: so
+    wherever orjson's number form differs from RFC 8785's, the guard must send it to the reference
+    (exponents, integral floats, 16 digits and more)."""
+    for payload in (orjson.dumps([number]), orjson.dumps({"a": number, "b": [number, 1]})):
         parsed = json.loads(payload)
         assert is_canonical(payload, parsed) == _reference(payload, parsed), payload
 
