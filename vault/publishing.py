@@ -637,7 +637,9 @@ async def _write(
     placed: dict[bytes, tuple[str, int]] = {}
     fresh: dict[int, tuple[str, int]] = {}
     replays: dict[int, tuple[str, int]] = {}
-    for item in items:
+    for done, item in enumerate(items):
+        if done % YIELD_EVERY == YIELD_EVERY - 1:  # building rows never waits: let others run
+            await asyncio.sleep(0)
         if digest_of[item.row] in existing:
             found = existing[digest_of[item.row]]
             replays[item.row] = (found.id, found.leaf_index)
