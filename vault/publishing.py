@@ -76,7 +76,7 @@ _T = TypeVar("_T")
 
 MAX_BATCH = 10_000
 YIELD_EVERY = 128
-"""Rows the in-process check parses between yields to the event loop (~10-20 ms of parsing), so the
+"""Rows the in-process check parses (or a region's write builds) between yields to the event loop (~10-20 ms of parsing), so the
 requests a hub serves beside an upload wait that long at most, not the whole check phase."""
 MAX_KEY_PREFETCH = 16
 """Distinct (manufacturer, key) pairs looked up for the ingest workers per batch: a batch is one
@@ -375,8 +375,8 @@ async def _each(calls: Iterable[Awaitable[_T]], concurrently: bool) -> list[_T]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
-    for task in tasks:
-        error = task.exception()
+    errors = [task.exception() for task in tasks]  # every one retrieved, none logged as lost
+    for error in errors:
         if error is not None:
             raise error
     return [task.result() for task in tasks]
