@@ -76,8 +76,9 @@ _T = TypeVar("_T")
 
 MAX_BATCH = 10_000
 YIELD_EVERY = 128
-"""Rows the in-process check parses (or a region's write builds) between yields to the event loop (~10-20 ms of parsing), so the
-requests a hub serves beside an upload wait that long at most, not the whole check phase."""
+"""Rows the in-process check parses (or a region's write builds) between yields to the event
+loop (~10-20 ms of work), so the requests a hub serves beside an upload wait that long at most,
+not the whole check or write phase."""
 MAX_KEY_PREFETCH = 16
 """Distinct (manufacturer, key) pairs looked up for the ingest workers per batch: a batch is one
 manufacturer's upload; rows of any further pair are checked in process, with the same answers."""
