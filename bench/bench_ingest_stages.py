@@ -3,7 +3,9 @@ side by side in one run, on the same records: validation (parse_payload), commit
 payload and per field), statement bytes, sealing payload + signature, the anomaly scoring context,
 and score rows + their INSERT.
 
-"Before" is the code of a git revision (--before, default: the commit before decision 0094),
+"Before" is the code of a git revision (--before, default: d93e0ce, the commit before decision
+0099; a revision must hold every module below, so decision 0094's own baseline, be40b3f, from before
+vault/payloads.py, is refused — its figures are in docs/PERFORMANCE.md),
 loaded from `git show REV:<path>` as sibling modules of today's (ledger/statements.py,
 ledger/disclosure.py, vault/crypto.py, vault/anomaly_ingest.py, vault/record_scores.py, and
 vault/units.py, record_model.py and payloads.py, whose imports of each other are pointed at their
@@ -13,8 +15,6 @@ alternating order, `--rounds` times; the table gives the median us/record of eac
 
     .venv/bin/python bench/bench_ingest_stages.py [--records 5000] [--rounds 5]
         [--postgres postgresql+asyncpg://USER@HOST:PORT/DB] [--before REV]
-
-Decision 0099's figures compare with `--before d93e0ce` (validation and the anomaly stages).
 
 The machine is shared: compare the two columns of one run, not figures across runs.
 """
@@ -41,6 +41,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from bench_ingest import COUNTRY_REGIONS, PLANTS, REGIONS, ROUTE_CODES  # the same world
 from cbamhub.anomaly.record import RecordFeatures
 from cbamhub.ledger import disclosure
 from cbamhub.ledger.statements import Statement, StatementKind, commitment_of_canonical
@@ -58,17 +59,7 @@ from cbamhub.demo import register_sample_site, sample_record
 from cbamhub.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
-BEFORE = "be40b3f"  # main before decision 0094
-REGIONS = ("eu", "cn", "row")
-COUNTRY_REGIONS = {"DE": "eu", "FR": "eu", "CN": "cn"}
-# as bench_ingest.py: steel in Germany (unscored: no grid factor), aluminium in China, cement in
-# Turkey, with route codes the scorer's mapping knows.
-PLANTS = (
-    ("DE", "DE-HAM-001", "72081000"),
-    ("CN", "CN-SHA-001", "76011000"),
-    ("TR", "TR-IST-001", "25231000"),
-)
-ROUTE_CODES = {"DE": "C", "CN": "K", "TR": "A"}
+BEFORE = "d93e0ce"  # main before decision 0099
 MODULES = {
     "statements": ("cbamhub.ledger", "ledger/statements.py"),
     "disclosure": ("cbamhub.ledger", "ledger/disclosure.py"),
@@ -105,7 +96,10 @@ def load_before(rev: str) -> dict[str, ModuleType]:
         module = importlib.util.module_from_spec(spec)
         module.__package__ = package
         sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-        source = git("show", f"{rev}:{path}")
+        try:
+            source = git("show", f"{rev}:{path}")
+        except subprocess.CalledProcessError:
+            raise SystemExit(f"--before {rev}: that revision has no {path}") from None
         for old, new in SIBLING_IMPORTS.get(name, ()):
             assert old in source, f"{rev}:{path} has no {old!r}"
             source = source.replace(old, new)
