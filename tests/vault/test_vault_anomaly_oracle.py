@@ -14,7 +14,6 @@ Figures are TEST INPUTS (vault_samples.py: BF-BOF steel near 2.0 tCO2e/t direct)
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import random
 from typing import Any
@@ -23,7 +22,6 @@ import oracle_anomaly_ingest
 from cbamhub.anomaly.record import RecordFeatures
 from cbamhub.vault.anomaly_ingest import AnomalyIngest, Prepared, _figures_text
 from cbamhub.vault.record_model import parse_record
-from cbamhub.vault.record_scores import explanation_json
 from hypothesis import given
 from hypothesis import strategies as st
 from vault_world import ALUMINIUM, STEEL, WIRE, World
@@ -112,22 +110,7 @@ async def test_the_context_of_a_mixed_batch_is_the_oracles(world: World) -> None
         ids = {row: (f"rec_cn_{row}", maker.id) for row in chosen}
         rows = scoring.score(new, ids)
         assert repr(rows) == repr(oracle.score(old, ids))
-        explained = [r.explanation for r in rows if r.explanation is not None]
-        assert explained
-        for explanation in explained:  # the sealed plaintext is what json.dumps wrote
-            assert explanation_json(explanation) == json.dumps(explanation).encode()
-
-
-JSONISH = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=24,
-)
-
-
-@given(JSONISH)
-def test_explanations_are_the_bytes_json_dumps_writes(value: Any) -> None:
-    assert explanation_json(value) == json.dumps(value).encode()
+        assert any(r.explanation is not None for r in rows)
 
 
 FIGURES = st.floats() | st.sampled_from([0.0, -0.0, math.nan, math.inf, -math.inf, 5e-324, 2.05])
